@@ -201,7 +201,7 @@ def _check_weights(weights: np.ndarray, n: int) -> np.ndarray:
         first = int(np.flatnonzero(negative)[0])
         raise ValueError(
             f"weights: {_count_phrase(int(negative.sum()), n)} are negative "
-            f"(first at row {first}: {weights[first]!r})"
+            f"(first at row {first}: {float(weights[first])!r})"
         )
     return weights
 

@@ -1,0 +1,120 @@
+"""The ``tripletrec`` command.
+
+User errors (bad arguments, missing data, unreadable files) end with exit
+status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ._version import __version__
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """An error the user can fix; reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        default="ml-100k",
+        help="ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest-small or synthetic (default ml-100k)",
+    )
+    parser.add_argument("--split", default=None, help="official split, e.g. ua, ub, u1..u5 for ml-100k")
+    parser.add_argument("--min-rating", type=float, default=None, help="keep ratings >= this as positives")
+    parser.add_argument("--data-path", default=None, help="archive or folder to read instead of searching")
+    parser.add_argument("--no-download", action="store_true", help="never download; fail if not found")
+    parser.add_argument("--users", type=int, default=5000, help="synthetic: number of users")
+    parser.add_argument("--items", type=int, default=2000, help="synthetic: number of items")
+    parser.add_argument("--interactions", type=int, default=100_000, help="synthetic: number of interactions")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def load_dataset(args: argparse.Namespace):
+    """The Dataset named by the common data arguments."""
+    from . import datasets
+
+    if args.dataset == "synthetic":
+        from .split import leave_k_out
+
+        data = datasets.synthetic(
+            n_users=args.users, n_items=args.items, n_interactions=args.interactions, seed=args.seed
+        )
+        if args.split is None:
+            return data
+        if args.split != "leave-one-out":
+            raise UserError(f"--split for synthetic data must be leave-one-out, got {args.split!r}")
+        train, test = leave_k_out(data.interactions, k=1, seed=args.seed)
+        return type(data)(**{**data.__dict__, "train": train, "test": test})
+    return datasets.movielens(
+        args.dataset,
+        split=args.split,
+        min_rating=args.min_rating,
+        path=args.data_path,
+        download=not args.no_download,
+        progress=sys.stderr.isatty(),
+    )
+
+
+def _command_info(args: argparse.Namespace) -> int:
+    print(load_dataset(args).summary())
+    return 0
+
+
+def _command_datasets(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    for line in datasets.describe_sources():
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tripletrec",
+        description="Recommendations from implicit feedback with triplet ranking losses.",
+    )
+    parser.add_argument("--version", action="version", version=f"tripletrec {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    info = commands.add_parser("info", help="load a dataset and print its summary")
+    _add_data_arguments(info)
+    info.set_defaults(handler=_command_info)
+
+    listing = commands.add_parser("datasets", help="list dataset variants and where each is found")
+    listing.set_defaults(handler=_command_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USER_ERROR
+        return int(args.handler(args) or 0)
+    except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        message = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
+        if not message.startswith("tripletrec"):
+            message = f"tripletrec: error: {message}"
+        print(message, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("tripletrec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
