@@ -11,3 +11,12 @@ __all__ = [
     "Interactions",
     "PlantedModel",
 ]
+
+
+def __getattr__(name: str):
+    # Submodules that pull in numba load on first use, keeping `import tripletrec` quick.
+    if name in ("datasets", "split", "metrics"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tripletrec' has no attribute {name!r}")

@@ -106,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USER_ERROR
         return int(args.handler(args) or 0)
     except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        # ValueError covers bad arguments and corrupt archives; FileNotFoundError a missing dataset.
         message = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
         if not message.startswith("tripletrec"):
             message = f"tripletrec: error: {message}"

@@ -1,0 +1,1 @@
+"""Compiled numba kernels: the inner loops the Python layer calls."""
