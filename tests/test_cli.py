@@ -48,3 +48,48 @@ def test_console_script_entry_point_runs():
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"tripletrec {__version__}"
+
+
+def test_fit_prints_one_row_per_epoch_and_a_summary(capsys, data_dir):
+    status, out, err = run_cli(
+        capsys, "fit", "--dataset", "ml-100k", "--split", "ua", "--min-rating", "4",
+        "--dim", "16", "--epochs", "3", "--threads", "1",
+    )
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("ml-100k: 943 users x 1,682 items, 49,906 training pairs, 5,469 test pairs")
+    assert lines[1].split() == ["epoch", "loss", "seconds", "auc", "precision@10"]
+    rows = [line.split() for line in lines[2:5]]
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    auc_values = [float(row[3]) for row in rows]
+    assert all(0.5 < value <= 1.0 for value in auc_values)
+    assert lines[5].startswith("trained 3 epochs in ")
+
+
+def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("TRIPLETREC_DATA", str(tmp_path))
+    status, out, err = run_cli(
+        capsys, "fit", "--dataset", "synthetic", "--users", "200", "--items", "100",
+        "--interactions", "3000", "--split", "leave-one-out", "--epochs", "2", "--json",
+    )
+    assert status == 0, err
+    document = json.loads(out)
+    assert [record["epoch"] for record in document["history"]] == [1, 2]
+    assert 0.0 <= document["history"][-1]["auc"] <= 1.0
+    assert document["params"]["loss"] == "bpr"
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["fit", "--dataset", "synthetic", "--loss", "softmax"], "loss must be one of"),
+        (["fit", "--dataset", "synthetic", "--dim", "0"], "dim must be a positive integer"),
+        (["fit", "--dataset", "synthetic", "--split", "ua"], "--split for synthetic data must be leave-one-out"),
+    ],
+)
+def test_fit_user_errors(capsys, argv, fragment):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2
+    assert err.count("\n") == 1 and fragment in err, err
