@@ -12,11 +12,21 @@ __all__ = [
     "PlantedModel",
 ]
 
+_LAZY = {
+    "evaluate": ".metrics",
+    "Evaluation": ".metrics",
+    "MatrixFactorization": ".models",
+    "clone": ".models",
+}
+__all__ += list(_LAZY)
+
 
 def __getattr__(name: str):
     # Submodules that pull in numba load on first use, keeping `import tripletrec` quick.
-    if name in ("datasets", "split", "metrics"):
-        import importlib
+    import importlib
 
+    if name in ("datasets", "split", "metrics", "models"):
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'tripletrec' has no attribute {name!r}")
