@@ -17,6 +17,7 @@ _LAZY = {
     "Evaluation": ".metrics",
     "MatrixFactorization": ".models",
     "clone": ".models",
+    "load": ".models",
 }
 __all__ += list(_LAZY)
 

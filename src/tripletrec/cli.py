@@ -24,25 +24,40 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see --help)")
 
 
+_DATA_DEFAULTS = {"dataset": "ml-100k", "users": 5000, "items": 2000, "interactions": 100_000, "seed": 0}
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    # Defaults are None here and filled in by _data_arguments, so commands that read a saved
+    # model can tell "not given" from "given" and fall back to the data the model was fitted on.
     parser.add_argument(
         "--dataset",
-        default="ml-100k",
+        default=None,
         help="ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-latest-small or synthetic (default ml-100k)",
     )
     parser.add_argument("--split", default=None, help="official split, e.g. ua, ub, u1..u5 for ml-100k")
     parser.add_argument("--min-rating", type=float, default=None, help="keep ratings >= this as positives")
     parser.add_argument("--data-path", default=None, help="archive or folder to read instead of searching")
     parser.add_argument("--no-download", action="store_true", help="never download; fail if not found")
-    parser.add_argument("--users", type=int, default=5000, help="synthetic: number of users")
-    parser.add_argument("--items", type=int, default=2000, help="synthetic: number of items")
-    parser.add_argument("--interactions", type=int, default=100_000, help="synthetic: number of interactions")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--users", type=int, default=None, help="synthetic: number of users (default 5000)")
+    parser.add_argument("--items", type=int, default=None, help="synthetic: number of items (default 2000)")
+    parser.add_argument("--interactions", type=int, default=None, help="synthetic: number of interactions (default 100000)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+
+
+def _data_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    filled = argparse.Namespace(**vars(args))
+    for key, value in _DATA_DEFAULTS.items():
+        if getattr(filled, key, None) is None:
+            setattr(filled, key, value)
+    return filled
 
 
 def load_dataset(args: argparse.Namespace):
     """The Dataset named by the common data arguments."""
     from . import datasets
+
+    args = _data_arguments(args)
 
     if args.dataset == "synthetic":
         from .split import leave_k_out
@@ -74,7 +89,7 @@ def _command_info(args: argparse.Namespace) -> int:
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", default="bpr", help="bpr, sigmoid, hinge, warp, warp-kos or logistic (default bpr)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
-    parser.add_argument("--epochs", type=int, default=20, help="passes over the training data (default 20)")
+    parser.add_argument("--epochs", type=int, default=None, help="passes over the training data (model default if omitted)")
     parser.add_argument("--optimizer", default="adagrad", help="sgd, adagrad or adam (default adagrad)")
     parser.add_argument("--learning-rate", type=float, default=None, help="step size (model default if omitted)")
     parser.add_argument("--l2", type=float, default=None, help="L2 penalty (model default if omitted)")
@@ -83,6 +98,8 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="training threads (default: all cores)")
     parser.add_argument("-k", type=int, default=10, help="cut of precision@k (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    parser.add_argument("--out", default=None, help="save the trained model to this .npz file")
+    parser.add_argument("--plot", default=None, help="save the per-epoch training curve to this PNG (needs the plot extra)")
 
 
 def _command_fit(args: argparse.Namespace) -> int:
@@ -91,6 +108,7 @@ def _command_fit(args: argparse.Namespace) -> int:
     from .metrics import evaluate
     from .models import MatrixFactorization
 
+    args = _data_arguments(args)
     data = load_dataset(args)
     train = data.train if data.train is not None else data.interactions
     test = data.test
@@ -100,7 +118,6 @@ def _command_fit(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer,
         "negatives": args.negatives,
         "n_negatives": args.n_negatives,
-        "epochs": args.epochs,
         "threads": args.threads,
         "seed": args.seed,
     }
@@ -108,6 +125,8 @@ def _command_fit(args: argparse.Namespace) -> int:
         options["learning_rate"] = args.learning_rate
     if args.l2 is not None:
         options["l2"] = args.l2
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
     model = MatrixFactorization(**options)
     precision_key = f"precision@{args.k}"
     columns = ["epoch", "loss", "seconds"] + (["auc", precision_key] if test is not None else [])
@@ -126,7 +145,19 @@ def _command_fit(args: argparse.Namespace) -> int:
             cells = [f"{record['epoch']:>12d}"] + [f"{record[name]:>12.4f}" for name in columns[1:]]
             print("  ".join(cells), flush=True)
 
+    if args.plot is not None:
+        _check_plotting()
     model.fit(train, callbacks=[report], progress=False)
+    if args.out is not None:
+        if data.item_titles is not None:
+            model.item_names_ = data.item_titles
+        saved = model.save(args.out, metadata=_data_metadata(args))
+        if not args.json:
+            print(f"model saved to {saved}")
+    if args.plot is not None:
+        _plot_history(model.history_, args.plot, title=f"{data.name}, loss {args.loss}, dim {args.dim}")
+        if not args.json:
+            print(f"training curve saved to {args.plot}")
     total = sum(record["seconds"] for record in model.history_)
     last = model.history_[-1]
     if args.json:
@@ -141,6 +172,153 @@ def _command_fit(args: argparse.Namespace) -> int:
         if test is not None:
             summary += f"; test AUC {last['auc']:.4f}, {precision_key} {last[precision_key]:.4f}"
         print(summary)
+    return 0
+
+
+def _data_metadata(args: argparse.Namespace) -> dict:
+    """What `evaluate` and `recommend` need to reload the training data."""
+    keys = ("dataset", "split", "min_rating", "data_path", "users", "items", "interactions", "seed")
+    return {key: getattr(args, key) for key in keys}
+
+
+def _check_plotting() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'tripletrec[plot]'") from None
+
+
+def _plot_history(history: list, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [record["epoch"] for record in history]
+    metric_names = [name for name in history[-1] if name not in ("epoch", "loss", "seconds")]
+    figure, axes = plt.subplots(1, 1 + bool(metric_names), figsize=(5 + 4 * bool(metric_names), 3.5))
+    axes = list(axes) if metric_names else [axes]
+    axes[0].plot(epochs, [record["loss"] for record in history], marker="o")
+    axes[0].set(xlabel="epoch", ylabel="training loss", title=title)
+    for name in metric_names:
+        axes[1].plot(epochs, [record[name] for record in history], marker="o", label=name)
+    if metric_names:
+        axes[1].set(xlabel="epoch", ylabel="test metric")
+        axes[1].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _load_model(path: str):
+    from .models import load
+
+    return load(path)
+
+
+def _model_data(args: argparse.Namespace, model) -> argparse.Namespace:
+    """Data arguments: those given on the command line, else those the model was fitted on."""
+    saved = getattr(model, "metadata_", None) or {}
+    merged = argparse.Namespace(**vars(args))
+    for key, value in saved.items():
+        if getattr(merged, key, None) is None:
+            setattr(merged, key, value)
+    return merged
+
+
+def _parse_ids(values: list[str], id_map, what: str, names=None):
+    """External ids from command-line strings: ids of the map's type, or exact names."""
+    import numpy as np
+
+    parsed = []
+    for value in values:
+        if id_map.ids.dtype.kind in "iu":
+            try:
+                candidate = int(value)
+            except ValueError:
+                candidate = None
+        else:
+            candidate = value
+        if candidate is not None and candidate in id_map:
+            parsed.append(candidate)
+            continue
+        if names is not None:
+            matches = np.flatnonzero(np.asarray(names) == value)
+            if len(matches) == 1:
+                parsed.append(id_map.ids[matches[0]].item())
+                continue
+            if len(matches) > 1:
+                raise UserError(f"{what} {value!r} names {len(matches)} items; give its id instead")
+        raise UserError(f"{what} {value!r} is neither an id of the model" + (" nor an exact title" if names is not None else ""))
+    return parsed
+
+
+def _print_ranked(ids, scores, names, id_map, as_json: bool, header: str) -> None:
+    import json
+
+    import numpy as np
+
+    rows = []
+    for rank, (item, score) in enumerate(zip(ids.tolist(), scores.tolist()), start=1):
+        if not np.isfinite(score):
+            continue
+        row = {"rank": rank, "item": item, "score": float(score)}
+        if names is not None:
+            row["title"] = str(names[id_map.to_index([item])[0]])
+        rows.append(row)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    print(header)
+    for row in rows:
+        title = f"  {row['title']}" if "title" in row else ""
+        print(f"{row['rank']:>4}  {row['item']!s:>8}  {row['score']:>9.4f}{title}")
+
+
+def _command_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .metrics import evaluate
+
+    model = _load_model(args.model)
+    data = load_dataset(_model_data(args, model))
+    if data.test is None:
+        raise UserError(f"{data.name} has no test part: give --split")
+    train, test = data.train, data.test
+    result = evaluate(model, test, train=train, k=args.k)
+    seed_auc = evaluate(model, test, k=args.k, metrics=("auc",))["auc"]
+    means = {"auc (train items as negatives)": seed_auc, **result.means}
+    if args.json:
+        print(json.dumps({"metrics": means, "users": int(len(result.users)), "skipped": int(result.n_skipped)}))
+        return 0
+    print(f"{data.name}: {len(result.users):,} test users ({result.n_skipped:,} without test positives skipped); train items excluded")
+    for name, value in means.items():
+        print(f"{name:>32}  {value:.4f}")
+    return 0
+
+
+def _command_recommend(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    exclude = None
+    if not args.include_seen:
+        data = load_dataset(_model_data(args, model))
+        exclude = data.train if data.train is not None else data.interactions
+    names = getattr(model, "item_names_", None)
+    users = _parse_ids(args.user, model.user_ids_, "user")
+    ids, scores = model.recommend(users, k=args.k, exclude=exclude)
+    for position, user in enumerate(users):
+        _print_ranked(ids[position], scores[position], names, model.item_ids_, args.json, f"top {args.k} for user {user}:")
+    return 0
+
+
+def _command_similar(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    names = getattr(model, "item_names_", None)
+    items = _parse_ids(args.item, model.item_ids_, "item", names)
+    ids, scores = model.similar_items(items, k=args.k)
+    for position, item in enumerate(items):
+        label = f"{item}" + (f" ({names[model.item_ids_.to_index([item])[0]]})" if names is not None else "")
+        _print_ranked(ids[position], scores[position], names, model.item_ids_, args.json, f"{args.k} items most similar to {label}:")
     return 0
 
 
@@ -168,6 +346,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(fit)
     _training_arguments(fit)
     fit.set_defaults(handler=_command_fit)
+
+    evaluation = commands.add_parser("evaluate", help="evaluate a saved model on a dataset's test part")
+    evaluation.add_argument("model", help="model file written by fit --out")
+    _add_data_arguments(evaluation)
+    evaluation.add_argument("-k", type=int, default=10, help="cut of the @k metrics (default 10)")
+    evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.set_defaults(handler=_command_evaluate)
+
+    recommend = commands.add_parser("recommend", help="top-k items for users of a saved model")
+    recommend.add_argument("model", help="model file written by fit --out")
+    recommend.add_argument("--user", action="append", required=True, help="user id (repeat for several)")
+    recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.add_argument("--include-seen", action="store_true", help="do not exclude the user's training items")
+    _add_data_arguments(recommend)
+    recommend.add_argument("--json", action="store_true", help="print JSON")
+    recommend.set_defaults(handler=_command_recommend)
+
+    similar = commands.add_parser("similar", help="items most similar to an item (id or exact title)")
+    similar.add_argument("model", help="model file written by fit --out")
+    similar.add_argument("--item", action="append", required=True, help="item id or exact title (repeat for several)")
+    similar.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    similar.add_argument("--json", action="store_true", help="print JSON")
+    similar.set_defaults(handler=_command_similar)
 
     listing = commands.add_parser("datasets", help="list dataset variants and where each is found")
     listing.set_defaults(handler=_command_datasets)

@@ -237,15 +237,21 @@ class _ScoreSource:
 
     def _check_model(self, test: Interactions) -> None:
         model = self.model
-        for attribute, expected in (("n_users", self.n_users), ("n_items", self.n_items)):
+
+        def learned(attribute: str):
+            # Fitted estimators name these with a trailing underscore (n_items_).
             found = getattr(model, attribute, None)
+            return getattr(model, f"{attribute}_", None) if found is None else found
+
+        for attribute, expected in (("n_users", self.n_users), ("n_items", self.n_items)):
+            found = learned(attribute)
             if found is not None and int(found) != expected:
                 raise ValueError(
                     f"the model has {attribute}={int(found)} but test has {expected}; "
                     "evaluate a model on interactions of the same shape"
                 )
         for attribute, expected in (("user_ids", test.user_ids), ("item_ids", test.item_ids)):
-            found = getattr(model, attribute, None)
+            found = learned(attribute)
             if found is not None and not _same_ids(found, expected):
                 raise ValueError(
                     f"the model's {attribute} differ from test's {attribute}; evaluate "

@@ -279,8 +279,10 @@ class Interactions:
                     f"timestamps has {timestamps.size} values but the matrix stores "
                     f"{matrix.nnz} pairs"
                 )
-        matrix.indptr = matrix.indptr.astype(np.int64, copy=False)
-        matrix.indices = matrix.indices.astype(np.int32, copy=False)
+        # scipy wants one index dtype for indptr and indices: int32 unless nnz needs more.
+        index_dtype = np.int32 if matrix.nnz < np.iinfo(np.int32).max else np.int64
+        matrix.indptr = matrix.indptr.astype(index_dtype, copy=False)
+        matrix.indices = matrix.indices.astype(index_dtype, copy=False)
         self._matrix = matrix
         self._timestamps = timestamps
         self.user_ids = user_ids
@@ -545,12 +547,12 @@ class Interactions:
 
     @property
     def indptr(self) -> np.ndarray:
-        """ndarray, shape (n_users + 1,), int64: CSR row pointers."""
+        """ndarray, shape (n_users + 1,), int32 (int64 past 2**31 pairs): CSR row pointers."""
         return self._matrix.indptr
 
     @property
     def indices(self) -> np.ndarray:
-        """ndarray, shape (nnz,), int32: item index of each stored pair."""
+        """ndarray, shape (nnz,), int32 (int64 past 2**31 pairs): item index of each stored pair."""
         return self._matrix.indices
 
     @property

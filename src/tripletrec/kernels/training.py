@@ -1,0 +1,984 @@
+"""Compiled training kernels: one call trains one epoch.
+
+:func:`train_epoch` runs stochastic gradient steps on (user, positive,
+negative) triplets with every loss of :mod:`tripletrec.losses` and every
+sampler of :mod:`tripletrec.sampling`.
+
+Parallelism (Hogwild [1]_). The Python layer shuffles the users every epoch
+and cuts the shuffled list into contiguous chunks of about equal numbers of
+interactions, one chunk per thread. A user row is therefore only ever
+written by the thread that owns the user; item rows (and item biases) are
+shared and updated without locks, as in Hogwild: two threads updating the
+same item row at once can lose part of one update, which SGD tolerates.
+
+Order within a chunk. By default each user's positives are visited
+together, in a random order, so the user's row stays in the L1 cache
+across its updates; ``random_order=True`` instead shuffles all the chunk's
+interactions together (the classic fully random SGD order), which touches a
+cold user row at nearly every step. ``benchmarks/throughput.py`` measures
+both.
+
+Random numbers come from one xorshift64* generator [2]_ per chunk, its
+state kept in ``rng_states`` between epochs. With one chunk (``threads=1``)
+an epoch is a deterministic function of its inputs.
+
+Optimizers, applied per row touched by a step (rows not touched are left
+alone: no decay, no L2):
+
+* ``sgd``: ``x -= learning_rate * g``;
+* ``adagrad`` [3]_: ``G += g * g``; ``x -= learning_rate * g / sqrt(G)``,
+  with ``G`` starting at ``ADAGRAD_INITIAL_ACCUMULATOR``;
+* ``adam`` [4]_, lazy (sparse) form: the moments of a row are updated only
+  when the row is touched, and the bias correction uses that row's own
+  step count ``t``: ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g * g``;
+  ``x -= learning_rate * sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (sqrt(v) + eps)``.
+
+where ``g`` is the sample-weighted loss gradient plus ``l2 * x`` (``bias_l2
+* b`` for a bias), all computed from the values before the step.
+
+The kernels are compiled without numba's reference-counting runtime
+(``_nrt=False``): every array they touch is allocated by the caller, and
+the hot loop pays no atomic reference-count updates (which otherwise cost
+more than the arithmetic of a step and contend between threads).
+
+References
+----------
+.. [1] F. Niu, B. Recht, C. Re and S. J. Wright, "Hogwild!: A lock-free
+   approach to parallelizing stochastic gradient descent", NIPS 2011.
+.. [2] S. Vigna, "An experimental exploration of Marsaglia's xorshift
+   generators, scrambled", ACM TOMS 42(4), 2016.
+.. [3] J. Duchi, E. Hazan and Y. Singer, "Adaptive subgradient methods for
+   online learning and stochastic optimization", JMLR 12, 2011.
+.. [4] D. P. Kingma and J. Ba, "Adam: A method for stochastic
+   optimization", ICLR 2015.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir as llvm_ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from ..losses import BPR, LOGISTIC, SIGMOID, WARP, WARP_KOS
+from ..sampling import POPULARITY, UNSEEN
+
+__all__ = [
+    "OPTIMIZERS",
+    "OPTIMIZER_CODES",
+    "ADAGRAD_INITIAL_ACCUMULATOR",
+    "ADAM_BETA1",
+    "ADAM_BETA2",
+    "ADAM_EPSILON",
+    "SCRATCH_PADDING",
+    "PREFETCH_DISTANCE",
+    "WARP_LOOKAHEAD",
+    "train_epoch",
+    "pair_loss_and_gradient",
+    "point_loss_and_gradient",
+    "kth_best",
+    "build_alias_table",
+    "draw_negatives",
+    "xorshift64star",
+    "random_below",
+]
+
+#: Names of the optimizers, in code order.
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+OPTIMIZER_CODES = {name: code for code, name in enumerate(OPTIMIZERS)}
+SGD, ADAGRAD, ADAM = (OPTIMIZER_CODES[name] for name in OPTIMIZERS)
+
+#: Starting value of Adagrad's squared-gradient sums: keeps the first steps
+#: of a row at about ``learning_rate * g / sqrt(0.1)`` instead of a full
+#: ``learning_rate * sign(g)``.
+ADAGRAD_INITIAL_ACCUMULATOR = 0.1
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPSILON = 1e-8
+
+#: Extra entries at the end of each per-thread scratch row, so that two
+#: threads' rows never share a 64-byte cache line.
+SCRATCH_PADDING = 16
+
+#: How many examples ahead the kernel draws negatives and prefetches rows.
+PREFETCH_DISTANCE = 4
+
+#: How many draws ahead WARP draws its further negatives and prefetches them.
+WARP_LOOKAHEAD = 8
+
+# No "nnan"/"ninf": the Python layer must still see a NaN when training
+# diverges. Reassociation lets LLVM vectorise the dot products.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
+_OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
+
+_XORSHIFT_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
+_SHIFT_12 = np.uint64(12)
+_SHIFT_25 = np.uint64(25)
+_SHIFT_27 = np.uint64(27)
+_SHIFT_32 = np.uint64(32)
+_SHIFT_8 = np.uint64(8)
+_LOW_24_BITS = np.uint64(0xFFFFFF)
+_TWO_TO_MINUS_24 = np.float32(1.0 / 16777216.0)
+_ZERO32 = np.float32(0.0)
+_ONE32 = np.float32(1.0)
+
+
+# ------------------------------------------------------------------ prefetch
+if numba.config.DISABLE_JIT:
+
+    def _prefetch(row, offset):
+        """No-op stand-in for the compiled prefetch (pure Python has no cache control)."""
+
+else:
+
+    @intrinsic
+    def _prefetch(typingctx, row, offset):
+        """Hint the CPU to load ``row[offset]``'s cache line (``llvm.prefetch``).
+
+        Used to ask for the item rows of the next examples while the current
+        one is computed: on large catalogues the item rows are cache misses,
+        and this hides most of their latency.
+        """
+        if not isinstance(row, types.Array) or row.ndim != 1 or not isinstance(offset, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, arguments):
+            array = context.make_array(signature.args[0])(context, builder, arguments[0])
+            offset_value = context.cast(builder, arguments[1], signature.args[1], types.intp)
+            address = builder.gep(array.data, [offset_value])
+            int32 = llvm_ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module,
+                llvm_ir.FunctionType(llvm_ir.VoidType(), [address.type, int32, int32, int32]),
+                "llvm.prefetch.p0",
+            )
+            # read access, keep in all cache levels, data cache
+            builder.call(function, [address, int32(0), int32(3), int32(1)])
+            return context.get_dummy_value()
+
+        return types.void(row, offset), codegen
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _prefetch_row(matrix, row):
+    if matrix.shape[0] > 0:
+        values = matrix[row]
+        # One hint per 64-byte line of float32 values.
+        for offset in range(0, values.shape[0], 16):
+            _prefetch(values, offset)
+
+
+# ------------------------------------------------------------ random numbers
+@numba.njit(inline="always", **_OPTIONS)
+def xorshift64star(state):
+    """Advance a xorshift64* state [2]_.
+
+    Parameters
+    ----------
+    state : uint64
+        Non-zero.
+
+    Returns
+    -------
+    next_state : uint64
+    output : uint64
+        64 random bits; the high bits are the best ones.
+    """
+    state ^= state >> _SHIFT_12
+    state ^= state << _SHIFT_25
+    state ^= state >> _SHIFT_27
+    return state, state * _XORSHIFT_MULTIPLIER
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def random_below(state, bound):
+    """A random int64 in ``0 .. bound - 1`` (``bound`` uint64, < 2**32).
+
+    Multiply-shift of the 32 high bits (Lemire): no division, bias below
+    ``bound / 2**32``.
+    """
+    state, bits = xorshift64star(state)
+    return state, np.int64(((bits >> _SHIFT_32) * bound) >> _SHIFT_32)
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _shuffle(values, start, stop, state):
+    # Fisher-Yates on values[start:stop].
+    for slot in range(stop - 1, start, -1):
+        state, offset = random_below(state, np.uint64(slot - start + 1))
+        other = start + offset
+        swap = values[slot]
+        values[slot] = values[other]
+        values[other] = swap
+    return state
+
+
+# ------------------------------------------------------------------ sampling
+@numba.njit(inline="always", **_OPTIONS)
+def _contains(indices, start, stop, item):
+    # Binary search in the user's ascending item indices.
+    low = start
+    high = stop
+    while low < high:
+        middle = (low + high) >> 1
+        if indices[middle] < item:
+            low = middle + 1
+        else:
+            high = middle
+    return low < stop and indices[low] == item
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _draw_negative(state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, max_draws):
+    """One negative item for the user whose items are ``indices[start:stop]``."""
+    if sampler == POPULARITY:
+        state, bits = xorshift64star(state)
+        bucket = np.int64(((bits >> _SHIFT_32) * n_items_bound) >> _SHIFT_32)
+        uniform = np.float32((bits >> _SHIFT_8) & _LOW_24_BITS) * _TWO_TO_MINUS_24
+        if uniform < alias_threshold[bucket]:
+            return state, bucket
+        return state, np.int64(alias[bucket])
+    state, item = random_below(state, n_items_bound)
+    if sampler == UNSEEN:
+        draws = 1
+        while draws < max_draws and _contains(indices, start, stop, item):
+            state, item = random_below(state, n_items_bound)
+            draws += 1
+    return state, item
+
+
+@numba.njit(cache=True)
+def build_alias_table(probabilities):
+    """Walker's alias table (Vose's construction) for O(1) draws.
+
+    Parameters
+    ----------
+    probabilities : ndarray, shape (n,), float64
+        Non-negative, summing to 1.
+
+    Returns
+    -------
+    threshold : ndarray, shape (n,), float64
+        Bucket ``b`` returns ``b`` when a uniform draw is below
+        ``threshold[b]``, else ``alias[b]``.
+    alias : ndarray, shape (n,), int32
+    """
+    n = probabilities.shape[0]
+    scaled = probabilities * n
+    threshold = np.ones(n, dtype=np.float64)
+    alias = np.arange(n).astype(np.int32)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = 0
+    n_large = 0
+    for index in range(n):
+        if scaled[index] < 1.0:
+            small[n_small] = index
+            n_small += 1
+        else:
+            large[n_large] = index
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        under = small[n_small]
+        n_large -= 1
+        over = large[n_large]
+        threshold[under] = scaled[under]
+        alias[under] = over
+        scaled[over] = (scaled[over] + scaled[under]) - 1.0
+        if scaled[over] < 1.0:
+            small[n_small] = over
+            n_small += 1
+        else:
+            large[n_large] = over
+            n_large += 1
+    # What is left holds 1 up to rounding: those buckets keep themselves.
+    return threshold, alias
+
+
+@numba.njit(**_OPTIONS)
+def draw_negatives(counts, n_draws, sampler, alias_threshold, alias, positives, max_draws, seed):
+    """Draw ``n_draws`` negatives for one user with the kernels' sampler.
+
+    For testing the compiled sampler against
+    :func:`tripletrec.sampling.negative_probabilities`.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (n_items,), int64
+        Output: ``counts[i]`` is increased by how often item ``i`` was drawn.
+    n_draws : int
+    sampler : int
+        Code from :data:`tripletrec.sampling.SAMPLER_CODES`.
+    alias_threshold : ndarray, shape (n_items,), float32
+    alias : ndarray, shape (n_items,), int32
+        Alias table of ``popularity`` (ignored by the other samplers).
+    positives : ndarray, shape (n_positives,), int32, ascending
+    max_draws : int
+        ``unseen``'s bound on draws.
+    seed : uint64
+        Non-zero generator state.
+
+    Returns
+    -------
+    uint64
+        The generator state after the draws.
+    """
+    state = np.uint64(seed)
+    bound = np.uint64(counts.shape[0])
+    stop = positives.shape[0]
+    for _ in range(n_draws):
+        state, item = _draw_negative(state, sampler, bound, alias_threshold, alias, positives, 0, stop, max_draws)
+        counts[item] += 1
+    return state
+
+
+# -------------------------------------------------------------------- losses
+@numba.njit(inline="always", **_OPTIONS)
+def pair_loss_and_gradient(loss, difference, margin):
+    """Value and derivative in ``d`` of a pairwise loss at ``d = s+ - s-``.
+
+    The compiled twin of :func:`tripletrec.losses.pairwise_loss` and
+    :func:`tripletrec.losses.pairwise_gradient` (float64 in and out); the
+    hinge is shared by ``hinge``, ``warp`` and ``warp-kos``.
+    """
+    if loss == BPR or loss == SIGMOID:
+        # One exp of a non-positive number gives both sigmoids, stably.
+        exp_neg_abs = math.exp(-abs(difference))
+        if difference >= 0.0:
+            sigmoid_positive = 1.0 / (1.0 + exp_neg_abs)
+        else:
+            sigmoid_positive = exp_neg_abs / (1.0 + exp_neg_abs)
+        sigmoid_negative = 1.0 - sigmoid_positive
+        if loss == BPR:
+            # -log sigmoid(d) = log1p(exp(-|d|)) + max(-d, 0)
+            return math.log1p(exp_neg_abs) + max(-difference, 0.0), -sigmoid_negative
+        return sigmoid_negative, -sigmoid_positive * sigmoid_negative
+    if difference < margin:
+        return margin - difference, -1.0
+    return 0.0, 0.0
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def point_loss_and_gradient(score, label):
+    """Value and derivative in ``s`` of ``-log sigmoid(label * s)`` (float64)."""
+    signed = label * score
+    exp_neg_abs = math.exp(-abs(signed))
+    if signed >= 0.0:
+        sigmoid_negative = exp_neg_abs / (1.0 + exp_neg_abs)
+    else:
+        sigmoid_negative = 1.0 / (1.0 + exp_neg_abs)
+    return math.log1p(exp_neg_abs) + max(-signed, 0.0), -label * sigmoid_negative
+
+
+@numba.njit(**_OPTIONS)
+def kth_best(scores, n, k):
+    """Index of the ``min(k, n)``-th best of ``scores[:n]``; ties keep index order.
+
+    The compiled twin of :func:`tripletrec.losses.kos_positive`.
+    """
+    place = min(k, n) - 1
+    for candidate in range(n):
+        better = 0
+        value = scores[candidate]
+        for other in range(n):
+            if scores[other] > value or (scores[other] == value and other < candidate):
+                better += 1
+        if better == place:
+            return candidate
+    return n - 1
+
+
+# ---------------------------------------------------------------- the steps
+@numba.njit(inline="always", **_OPTIONS)
+def _dot(left, right):
+    total = _ZERO32
+    for k in range(left.shape[0]):
+        total += left[k] * right[k]
+    return total
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _dot_difference(user, positive, negative):
+    total = _ZERO32
+    for k in range(user.shape[0]):
+        total += user[k] * (positive[k] - negative[k])
+    return total
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _adam_rate(learning_rate, steps, row):
+    steps[row] += 1
+    t = steps[row]
+    return np.float32(learning_rate * math.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t))
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _pair_step(
+    user, positive, negative, gradient,
+    user_factors, item_factors, item_biases,
+    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+    user_steps, item_steps,
+    optimizer, learning_rate, l2, bias_l2, use_biases,
+):
+    """One step on ``gradient * d(s+ - s-)`` plus L2 of the touched rows."""
+    u_row = user_factors[user]
+    p_row = item_factors[positive]
+    n_row = item_factors[negative]
+    dim = u_row.shape[0]
+    if optimizer == SGD:
+        for k in range(dim):
+            u = u_row[k]
+            p = p_row[k]
+            n = n_row[k]
+            u_row[k] = u - learning_rate * (gradient * (p - n) + l2 * u)
+            p_row[k] = p - learning_rate * (gradient * u + l2 * p)
+            n_row[k] = n - learning_rate * (l2 * n - gradient * u)
+        if use_biases:
+            bias_p = item_biases[positive]
+            bias_n = item_biases[negative]
+            item_biases[positive] = bias_p - learning_rate * (gradient + bias_l2 * bias_p)
+            item_biases[negative] = bias_n - learning_rate * (bias_l2 * bias_n - gradient)
+    elif optimizer == ADAGRAD:
+        u_sum = user_moment2[user]
+        p_sum = item_moment2[positive]
+        n_sum = item_moment2[negative]
+        for k in range(dim):
+            u = u_row[k]
+            p = p_row[k]
+            n = n_row[k]
+            gu = gradient * (p - n) + l2 * u
+            gp = gradient * u + l2 * p
+            gn = l2 * n - gradient * u
+            su = u_sum[k] + gu * gu
+            sp = p_sum[k] + gp * gp
+            sn = n_sum[k] + gn * gn
+            u_sum[k] = su
+            p_sum[k] = sp
+            n_sum[k] = sn
+            u_row[k] = u - learning_rate * gu / np.sqrt(su)
+            p_row[k] = p - learning_rate * gp / np.sqrt(sp)
+            n_row[k] = n - learning_rate * gn / np.sqrt(sn)
+        if use_biases:
+            bias_p = item_biases[positive]
+            bias_n = item_biases[negative]
+            gp = gradient + bias_l2 * bias_p
+            gn = bias_l2 * bias_n - gradient
+            sp = bias_moment2[positive] + gp * gp
+            sn = bias_moment2[negative] + gn * gn
+            bias_moment2[positive] = sp
+            bias_moment2[negative] = sn
+            item_biases[positive] = bias_p - learning_rate * gp / np.sqrt(sp)
+            item_biases[negative] = bias_n - learning_rate * gn / np.sqrt(sn)
+    else:
+        beta1 = np.float32(ADAM_BETA1)
+        beta2 = np.float32(ADAM_BETA2)
+        epsilon = np.float32(ADAM_EPSILON)
+        rate_u = _adam_rate(learning_rate, user_steps, user)
+        rate_p = _adam_rate(learning_rate, item_steps, positive)
+        rate_n = _adam_rate(learning_rate, item_steps, negative)
+        u_first = user_moment1[user]
+        p_first = item_moment1[positive]
+        n_first = item_moment1[negative]
+        u_second = user_moment2[user]
+        p_second = item_moment2[positive]
+        n_second = item_moment2[negative]
+        for k in range(dim):
+            u = u_row[k]
+            p = p_row[k]
+            n = n_row[k]
+            gu = gradient * (p - n) + l2 * u
+            gp = gradient * u + l2 * p
+            gn = l2 * n - gradient * u
+            mu = beta1 * u_first[k] + (_ONE32 - beta1) * gu
+            mp = beta1 * p_first[k] + (_ONE32 - beta1) * gp
+            mn = beta1 * n_first[k] + (_ONE32 - beta1) * gn
+            vu = beta2 * u_second[k] + (_ONE32 - beta2) * gu * gu
+            vp = beta2 * p_second[k] + (_ONE32 - beta2) * gp * gp
+            vn = beta2 * n_second[k] + (_ONE32 - beta2) * gn * gn
+            u_first[k] = mu
+            p_first[k] = mp
+            n_first[k] = mn
+            u_second[k] = vu
+            p_second[k] = vp
+            n_second[k] = vn
+            u_row[k] = u - rate_u * mu / (np.sqrt(vu) + epsilon)
+            p_row[k] = p - rate_p * mp / (np.sqrt(vp) + epsilon)
+            n_row[k] = n - rate_n * mn / (np.sqrt(vn) + epsilon)
+        if use_biases:
+            bias_p = item_biases[positive]
+            bias_n = item_biases[negative]
+            gp = gradient + bias_l2 * bias_p
+            gn = bias_l2 * bias_n - gradient
+            mp = beta1 * bias_moment1[positive] + (_ONE32 - beta1) * gp
+            mn = beta1 * bias_moment1[negative] + (_ONE32 - beta1) * gn
+            vp = beta2 * bias_moment2[positive] + (_ONE32 - beta2) * gp * gp
+            vn = beta2 * bias_moment2[negative] + (_ONE32 - beta2) * gn * gn
+            bias_moment1[positive] = mp
+            bias_moment1[negative] = mn
+            bias_moment2[positive] = vp
+            bias_moment2[negative] = vn
+            item_biases[positive] = bias_p - rate_p * mp / (np.sqrt(vp) + epsilon)
+            item_biases[negative] = bias_n - rate_n * mn / (np.sqrt(vn) + epsilon)
+
+
+@numba.njit(**_OPTIONS)
+def _point_step(
+    user, item, gradient,
+    user_factors, item_factors, item_biases,
+    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+    user_steps, item_steps,
+    optimizer, learning_rate, l2, bias_l2, use_biases,
+):
+    """One step on ``gradient * ds`` for the score of (user, item), plus L2."""
+    u_row = user_factors[user]
+    i_row = item_factors[item]
+    dim = u_row.shape[0]
+    if optimizer == SGD:
+        for k in range(dim):
+            u = u_row[k]
+            v = i_row[k]
+            u_row[k] = u - learning_rate * (gradient * v + l2 * u)
+            i_row[k] = v - learning_rate * (gradient * u + l2 * v)
+        if use_biases:
+            bias = item_biases[item]
+            item_biases[item] = bias - learning_rate * (gradient + bias_l2 * bias)
+    elif optimizer == ADAGRAD:
+        u_sum = user_moment2[user]
+        i_sum = item_moment2[item]
+        for k in range(dim):
+            u = u_row[k]
+            v = i_row[k]
+            gu = gradient * v + l2 * u
+            gv = gradient * u + l2 * v
+            su = u_sum[k] + gu * gu
+            sv = i_sum[k] + gv * gv
+            u_sum[k] = su
+            i_sum[k] = sv
+            u_row[k] = u - learning_rate * gu / np.sqrt(su)
+            i_row[k] = v - learning_rate * gv / np.sqrt(sv)
+        if use_biases:
+            bias = item_biases[item]
+            gb = gradient + bias_l2 * bias
+            sb = bias_moment2[item] + gb * gb
+            bias_moment2[item] = sb
+            item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
+    else:
+        beta1 = np.float32(ADAM_BETA1)
+        beta2 = np.float32(ADAM_BETA2)
+        epsilon = np.float32(ADAM_EPSILON)
+        rate_u = _adam_rate(learning_rate, user_steps, user)
+        rate_i = _adam_rate(learning_rate, item_steps, item)
+        u_first = user_moment1[user]
+        i_first = item_moment1[item]
+        u_second = user_moment2[user]
+        i_second = item_moment2[item]
+        for k in range(dim):
+            u = u_row[k]
+            v = i_row[k]
+            gu = gradient * v + l2 * u
+            gv = gradient * u + l2 * v
+            mu = beta1 * u_first[k] + (_ONE32 - beta1) * gu
+            mv = beta1 * i_first[k] + (_ONE32 - beta1) * gv
+            vu = beta2 * u_second[k] + (_ONE32 - beta2) * gu * gu
+            vv = beta2 * i_second[k] + (_ONE32 - beta2) * gv * gv
+            u_first[k] = mu
+            i_first[k] = mv
+            u_second[k] = vu
+            i_second[k] = vv
+            u_row[k] = u - rate_u * mu / (np.sqrt(vu) + epsilon)
+            i_row[k] = v - rate_i * mv / (np.sqrt(vv) + epsilon)
+        if use_biases:
+            bias = item_biases[item]
+            gb = gradient + bias_l2 * bias
+            mb = beta1 * bias_moment1[item] + (_ONE32 - beta1) * gb
+            vb = beta2 * bias_moment2[item] + (_ONE32 - beta2) * gb * gb
+            bias_moment1[item] = mb
+            bias_moment2[item] = vb
+            item_biases[item] = bias - rate_i * mb / (np.sqrt(vb) + epsilon)
+
+
+# ------------------------------------------------------------------- epochs
+@numba.njit(inline="always", **_OPTIONS)
+def _prefetch_example(
+    position, negative, interaction_users, indices, user_factors, item_factors, item_biases,
+    user_moment1, user_moment2, item_moment1, item_moment2,
+):
+    user = interaction_users[position]
+    positive = indices[position]
+    _prefetch_row(user_factors, user)
+    _prefetch_row(item_factors, positive)
+    _prefetch_row(item_factors, negative)
+    _prefetch_row(user_moment1, user)
+    _prefetch_row(user_moment2, user)
+    _prefetch_row(item_moment1, positive)
+    _prefetch_row(item_moment1, negative)
+    _prefetch_row(item_moment2, positive)
+    _prefetch_row(item_moment2, negative)
+    _prefetch(item_biases, positive)
+    _prefetch(item_biases, negative)
+
+
+@numba.njit(**_OPTIONS)
+def _train_positions(
+    positions,
+    state,
+    indptr,
+    indices,
+    weights,
+    interaction_users,
+    user_factors,
+    item_factors,
+    item_biases,
+    user_moment1,
+    user_moment2,
+    item_moment1,
+    item_moment2,
+    bias_moment1,
+    bias_moment2,
+    user_steps,
+    item_steps,
+    alias_threshold,
+    alias,
+    kos_scores,
+    kos_positions,
+    upcoming_negatives,
+    loss,
+    sampler,
+    optimizer,
+    n_negatives,
+    max_sampled,
+    unseen_max_draws,
+    kos_k,
+    kos_n,
+    learning_rate,
+    l2,
+    bias_l2,
+    margin,
+    use_biases,
+    use_weights,
+):
+    """Train on the stored interactions at ``positions``, in that order.
+
+    The first negative of each example is drawn ``PREFETCH_DISTANCE``
+    examples ahead (kept in ``upcoming_negatives[:PREFETCH_DISTANCE]``), so
+    that the rows the example will touch can be prefetched while earlier
+    examples compute; WARP's further draws are queued in the next
+    ``WARP_LOOKAHEAD`` entries.
+
+    Returns the generator state, the summed weighted loss and the summed
+    weight of the loss terms.
+    """
+    n_items = item_factors.shape[0]
+    n_items_bound = np.uint64(n_items)
+    n_examples = positions.shape[0]
+    warp_queue = upcoming_negatives[PREFETCH_DISTANCE:]
+    total_loss = 0.0
+    total_weight = 0.0
+    for ahead in range(min(PREFETCH_DISTANCE, n_examples)):
+        position = positions[ahead]
+        user = interaction_users[position]
+        state, negative = _draw_negative(
+            state, sampler, n_items_bound, alias_threshold, alias, indices, indptr[user], indptr[user + 1],
+            unseen_max_draws,
+        )
+        upcoming_negatives[ahead] = negative
+        _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
+                          item_biases, user_moment1, user_moment2, item_moment1, item_moment2)
+    for example in range(n_examples):
+        slot = example % PREFETCH_DISTANCE
+        first_negative = upcoming_negatives[slot]
+        ahead = example + PREFETCH_DISTANCE
+        if ahead < n_examples:
+            position = positions[ahead]
+            user = interaction_users[position]
+            state, negative = _draw_negative(
+                state, sampler, n_items_bound, alias_threshold, alias, indices, indptr[user], indptr[user + 1],
+                unseen_max_draws,
+            )
+            upcoming_negatives[slot] = negative
+            _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
+                              item_biases, user_moment1, user_moment2, item_moment1, item_moment2)
+
+        position = positions[example]
+        user = np.int64(interaction_users[position])
+        start = indptr[user]
+        stop = indptr[user + 1]
+        weight = weights[position] if use_weights else _ONE32
+        if weight == _ZERO32:
+            continue
+        positive = np.int64(indices[position])
+        user_row = user_factors[user]
+        if loss == LOGISTIC:
+            score = _dot(user_row, item_factors[positive]) + item_biases[positive]
+            value, gradient = point_loss_and_gradient(np.float64(score), 1.0)
+            total_loss += weight * value
+            total_weight += weight
+            _point_step(
+                user, positive, np.float32(weight * gradient),
+                user_factors, item_factors, item_biases,
+                user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+                user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
+            )
+            negative = first_negative
+            for round_ in range(n_negatives):
+                if round_ > 0:
+                    state, negative = _draw_negative(
+                        state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, unseen_max_draws
+                    )
+                score = _dot(user_row, item_factors[negative]) + item_biases[negative]
+                value, gradient = point_loss_and_gradient(np.float64(score), -1.0)
+                total_loss += weight * value
+                total_weight += weight
+                _point_step(
+                    user, negative, np.float32(weight * gradient),
+                    user_factors, item_factors, item_biases,
+                    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+                    user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
+                )
+            continue
+        warp_like = loss == WARP or loss == WARP_KOS
+        if loss == WARP_KOS:
+            n_drawn = min(kos_n, stop - start)
+            for draw in range(n_drawn):
+                state, offset = random_below(state, np.uint64(stop - start))
+                kos_positions[draw] = start + offset
+                _prefetch_row(item_factors, indices[start + offset])
+            for draw in range(n_drawn):
+                item = indices[kos_positions[draw]]
+                kos_scores[draw] = _dot(user_row, item_factors[item]) + item_biases[item]
+            chosen = kos_positions[kth_best(kos_scores, n_drawn, kos_k)]
+            positive = np.int64(indices[chosen])
+            weight = weights[chosen] if use_weights else _ONE32
+            if weight == _ZERO32:
+                continue
+        if warp_like:
+            positive_score = _dot(user_row, item_factors[positive]) + item_biases[positive]
+            total_weight += weight
+        negative = first_negative
+        # WARP makes one step (on the first violating negative it finds); the
+        # other pairwise losses one step per negative.
+        for round_ in range(1 if warp_like else n_negatives):
+            step_gradient = 0.0
+            if warp_like:
+                # Draws 2.. come from a queue filled WARP_LOOKAHEAD draws
+                # ahead (once the first draw missed), so their rows can be
+                # prefetched.
+                lookahead = min(WARP_LOOKAHEAD, max_sampled - 1)
+                for draws in range(1, max_sampled + 1):
+                    if draws > 1:
+                        if draws == 2:
+                            for queued in range(lookahead):
+                                state, upcoming = _draw_negative(
+                                    state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop,
+                                    unseen_max_draws,
+                                )
+                                warp_queue[queued] = upcoming
+                                _prefetch_row(item_factors, upcoming)
+                                _prefetch(item_biases, upcoming)
+                        queue_slot = (draws - 2) % lookahead
+                        negative = warp_queue[queue_slot]
+                        if draws + lookahead <= max_sampled:
+                            state, upcoming = _draw_negative(
+                                state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop,
+                                unseen_max_draws,
+                            )
+                            warp_queue[queue_slot] = upcoming
+                            _prefetch_row(item_factors, upcoming)
+                            _prefetch(item_biases, upcoming)
+                    negative_score = _dot(user_row, item_factors[negative]) + item_biases[negative]
+                    difference = np.float64(positive_score) - np.float64(negative_score)
+                    if difference < margin:
+                        rank_weight = math.log(np.float64(max((n_items - 1) // draws, 1)))
+                        total_loss += weight * rank_weight * (margin - difference)
+                        step_gradient = -weight * rank_weight
+                        break
+            else:
+                if round_ > 0:
+                    state, negative = _draw_negative(
+                        state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, unseen_max_draws
+                    )
+                difference = _dot_difference(user_row, item_factors[positive], item_factors[negative])
+                difference += item_biases[positive] - item_biases[negative]
+                value, gradient = pair_loss_and_gradient(loss, np.float64(difference), margin)
+                total_loss += weight * value
+                total_weight += weight
+                step_gradient = weight * gradient
+            if step_gradient != 0.0:
+                _pair_step(
+                    user, positive, negative, np.float32(step_gradient),
+                    user_factors, item_factors, item_biases,
+                    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+                    user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
+                )
+    return state, total_loss, total_weight
+
+
+@numba.njit(parallel=True, **_OPTIONS)
+def train_epoch(
+    user_order,
+    chunk_starts,
+    chunk_offsets,
+    indptr,
+    indices,
+    weights,
+    interaction_users,
+    user_factors,
+    item_factors,
+    item_biases,
+    user_moment1,
+    user_moment2,
+    item_moment1,
+    item_moment2,
+    bias_moment1,
+    bias_moment2,
+    user_steps,
+    item_steps,
+    rng_states,
+    alias_threshold,
+    alias,
+    positions,
+    kos_scores,
+    kos_positions,
+    upcoming_negatives,
+    loss,
+    sampler,
+    optimizer,
+    n_negatives,
+    max_sampled,
+    unseen_max_draws,
+    kos_k,
+    kos_n,
+    learning_rate,
+    l2,
+    bias_l2,
+    margin,
+    use_biases,
+    use_weights,
+    random_order,
+    chunk_losses,
+    chunk_weights,
+):
+    """Train one epoch, in place.
+
+    Parameters
+    ----------
+    user_order : ndarray, shape (n_active_users,), int64
+        The users to train, shuffled.
+    chunk_starts : ndarray, shape (n_chunks + 1,), int64
+        Chunk ``c`` trains ``user_order[chunk_starts[c]:chunk_starts[c + 1]]``.
+    chunk_offsets : ndarray, shape (n_chunks + 1,), int64
+        Where chunk ``c``'s interactions start in ``positions``: the number
+        of interactions of the users before it in ``user_order``.
+    indptr : ndarray, shape (n_users + 1,), int64
+    indices : ndarray, shape (nnz,), int32
+        CSR of the training interactions; items ascending within a user.
+    weights : ndarray, shape (nnz,), float32
+        Sample weight of each interaction (ignored unless ``use_weights``).
+    interaction_users : ndarray, shape (nnz,), int32
+        User of each stored interaction.
+    user_factors : ndarray, shape (n_users, dim), float32
+    item_factors : ndarray, shape (n_items, dim), float32
+    item_biases : ndarray, shape (n_items,), float32
+    user_moment1, user_moment2 : ndarray, shape (n_users, dim), float32
+    item_moment1, item_moment2 : ndarray, shape (n_items, dim), float32
+    bias_moment1, bias_moment2 : ndarray, shape (n_items,), float32
+        Optimizer state: Adam's first and second moments; Adagrad keeps its
+        sums in the ``moment2`` arrays. May be empty (zero rows) for the
+        optimizers that do not use them.
+    user_steps : ndarray, shape (n_users,), int64
+    item_steps : ndarray, shape (n_items,), int64
+        Adam's per-row step counts (may be empty otherwise).
+    rng_states : ndarray, shape (n_chunks,), uint64
+        One non-zero xorshift64* state per chunk; advanced in place.
+    alias_threshold : ndarray, shape (n_items,), float32
+    alias : ndarray, shape (n_items,), int32
+        The popularity sampler's alias table (may be empty otherwise).
+    positions : ndarray, shape (nnz,), int64
+        Scratch: the visiting order of the interactions.
+    kos_scores : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), float32
+    kos_positions : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), int64
+        Scratch of warp-kos, one row per chunk.
+    upcoming_negatives : ndarray, shape (n_chunks, >= PREFETCH_DISTANCE + WARP_LOOKAHEAD + SCRATCH_PADDING), int64
+        Scratch: negatives drawn ahead of their example, one row per chunk.
+    loss, sampler, optimizer : int
+        Codes from :data:`tripletrec.losses.LOSS_CODES`,
+        :data:`tripletrec.sampling.SAMPLER_CODES` and :data:`OPTIMIZER_CODES`.
+    n_negatives : int
+        Negatives per positive for bpr, sigmoid, hinge and logistic.
+    max_sampled : int
+        Most negatives warp and warp-kos draw for one positive.
+    unseen_max_draws : int
+    kos_k, kos_n : int
+        warp-kos trains on the ``kos_k``-th best of ``kos_n`` positives.
+    learning_rate, l2, bias_l2 : float32
+    margin : float64
+    use_biases : bool
+        Learn the item biases; with False they are left as they are (but
+        still part of the scores).
+    use_weights, random_order : bool
+    chunk_losses : ndarray, shape (n_chunks,), float64
+    chunk_weights : ndarray, shape (n_chunks,), float64
+        Output: summed weighted loss and summed weight of the loss terms of
+        each chunk; their ratio is the epoch's mean loss.
+    """
+    n_chunks = chunk_starts.shape[0] - 1
+    for chunk in numba.prange(n_chunks):
+        state = rng_states[chunk]
+        offset = chunk_offsets[chunk]
+        filled = offset
+        for slot in range(chunk_starts[chunk], chunk_starts[chunk + 1]):
+            user = user_order[slot]
+            begin = filled
+            for position in range(indptr[user], indptr[user + 1]):
+                positions[filled] = position
+                filled += 1
+            if not random_order:
+                # Each user's positives together, in a random order.
+                state = _shuffle(positions, begin, filled, state)
+        if random_order:
+            state = _shuffle(positions, offset, filled, state)
+        state, total_loss, total_weight = _train_positions(
+            positions[offset:filled],
+            state,
+            indptr,
+            indices,
+            weights,
+            interaction_users,
+            user_factors,
+            item_factors,
+            item_biases,
+            user_moment1,
+            user_moment2,
+            item_moment1,
+            item_moment2,
+            bias_moment1,
+            bias_moment2,
+            user_steps,
+            item_steps,
+            alias_threshold,
+            alias,
+            kos_scores[chunk],
+            kos_positions[chunk],
+            upcoming_negatives[chunk],
+            loss,
+            sampler,
+            optimizer,
+            n_negatives,
+            max_sampled,
+            unseen_max_draws,
+            kos_k,
+            kos_n,
+            learning_rate,
+            l2,
+            bias_l2,
+            margin,
+            use_biases,
+            use_weights,
+        )
+        rng_states[chunk] = state
+        chunk_losses[chunk] = total_loss
+        chunk_weights[chunk] = total_weight

@@ -1,0 +1,726 @@
+"""Matrix factorization trained on ranking triplets by compiled lock-free SGD."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from ..data.interactions import Interactions
+from ..kernels import training
+from ..losses import check_loss, loss_code
+from ..sampling import (
+    POPULARITY,
+    UNSEEN_MAX_DRAWS,
+    alias_table,
+    popularity_probabilities,
+    sampler_code,
+)
+from .base import BaseModel
+
+__all__ = ["MatrixFactorization"]
+
+_DEFAULT_METRICS = ("auc", "precision", "recall", "ndcg")
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _positive_integer(value: Any, name: str) -> int:
+    if not _is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _finite_number(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
+    if not _is_number(value) or not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The validated constructor arguments, as the kernel wants them."""
+
+    dim: int
+    loss: int
+    sampler: int
+    optimizer: int
+    optimizer_name: str
+    n_negatives: int
+    learning_rate: float
+    l2: float
+    bias_l2: float
+    epochs: int
+    biases: bool
+    margin: float
+    max_sampled: int
+    popularity_alpha: float
+    kos_k: int
+    kos_n: int
+    use_weights: bool
+    random_order: bool
+    init_scale: float
+    early_stopping: str | None
+    patience: int
+    n_chunks: int
+    seed: int | None
+
+
+class MatrixFactorization(BaseModel):
+    """Users and items as vectors, trained to rank positives above negatives.
+
+    The score of item ``i`` for user ``u`` is ``user_factors_[u] @
+    item_factors_[i] + item_biases_[i]``. Training visits every interaction
+    once per epoch, pairs it with sampled negative items and takes a
+    stochastic gradient step on one of the losses of
+    :mod:`tripletrec.losses`; see :mod:`tripletrec.kernels.training` for the
+    parallel engine and the optimizers' exact update rules.
+
+    Parameters
+    ----------
+    dim : int
+        Length of the user and item vectors.
+    loss : {"bpr", "sigmoid", "hinge", "warp", "warp-kos", "logistic"}
+        The ranking loss (formulas in :mod:`tripletrec.losses`). ``"sigmoid"``
+        is the seed Keras notebook's ``1 - sigmoid(s+ - s-)``.
+    negatives : {"uniform", "unseen", "popularity"}
+        How negatives are drawn (:mod:`tripletrec.sampling`).
+    n_negatives : int
+        Negatives per positive, each its own step, for ``bpr``, ``sigmoid``,
+        ``hinge`` and ``logistic``. ``warp`` and ``warp-kos`` draw until a
+        negative violates the margin, at most ``max_sampled``.
+    optimizer : {"sgd", "adagrad", "adam"}
+        ``adam`` is the lazy (sparse) variant: only touched rows update their
+        moments, with per-row bias correction.
+    learning_rate : float
+        Step size, > 0.
+    l2 : float
+        L2 penalty ``l2 / 2 * |x|^2`` on every user and item vector a step
+        touches (added to that step's gradient).
+    bias_l2 : float
+        The same for the item biases.
+    epochs : int
+        Passes over the training interactions made by :meth:`fit` (and by
+        :meth:`fit_partial` unless told otherwise).
+    biases : bool
+        Learn a bias per item; with ``False`` ``item_biases_`` stays zero.
+    margin : float
+        Margin of ``hinge``, ``warp`` and ``warp-kos``.
+    max_sampled : int
+        Most negatives ``warp`` and ``warp-kos`` draw for one positive. No
+        violating negative among them means no step.
+    popularity_alpha : float
+        Exponent of the ``popularity`` sampler: items are drawn with
+        probability proportional to ``count ** popularity_alpha``.
+    kos_k, kos_n : int
+        ``warp-kos`` draws ``kos_n`` of the user's positives and trains on
+        the one ranked ``kos_k``-th by the current scores.
+    use_weights : bool
+        Use interaction weights as sample weights: a step's gradient is
+        multiplied by the pair's weight divided by the mean weight of the
+        pairs with a positive weight (so ratings 4 and 5 weigh about 0.9 and
+        1.1, and the learning rate keeps its meaning); weight-0 pairs are
+        skipped. With ``False`` every stored pair counts 1.
+    random_order : bool
+        Visit a thread's interactions in a fully random order instead of
+        user by user (each user's positives together, in random order).
+        Slower, because user rows fall out of cache; kept for comparison.
+    init_scale : float
+        Vectors start as ``normal(0, init_scale / sqrt(dim))`` per entry.
+    early_stopping : str, optional
+        A validation metric (``"auc"``, ``"precision@10"``, ``"ndcg"``, ...,
+        higher is better) to stop on: training stops once it has not
+        improved for ``patience`` epochs, and the parameters of the best
+        epoch are restored. Needs ``fit(train, validation)``.
+    patience : int
+        Epochs without improvement before early stopping.
+    threads : int, optional
+        Parallel chunks of users per epoch (default: numba's thread count).
+        At most that many run at once. ``threads=1`` with a ``seed`` makes
+        training bit-reproducible; with more threads item updates race
+        (Hogwild) and results vary slightly from run to run.
+    seed : int, optional
+        Seeds initialisation, user shuffling and negative sampling.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray, shape (n_users_, dim), float32
+    item_factors_ : ndarray, shape (n_items_, dim), float32
+    item_biases_ : ndarray, shape (n_items_,), float32
+    n_users_, n_items_ : int
+    user_ids_, item_ids_ : IdMap
+        The training interactions' id maps.
+    history_ : list of dict
+        One record per epoch trained: ``"epoch"`` (counting from 1 across
+        :meth:`fit_partial` calls), ``"loss"`` (mean weighted training loss
+        of the epoch's loss terms), ``"seconds"`` (training time of the
+        epoch, validation excluded) and each validation metric, keyed as in
+        :attr:`tripletrec.metrics.Evaluation.means` (training pairs excluded
+        from the validation ranking).
+    best_epoch_ : int or None
+        With early stopping, the epoch whose parameters were kept.
+
+    Notes
+    -----
+    Users without any training interaction keep all-zero vectors, so they
+    score items by ``item_biases_`` alone (a popularity ranking). Items
+    without any training interaction keep their random start except for
+    what they learn as sampled negatives (they are valid negatives for the
+    ``uniform`` and ``unseen`` samplers, never drawn by ``popularity``).
+
+    The optimizer state (Adagrad sums, Adam moments and step counts) and the
+    random generators live in private attributes: :meth:`fit_partial`
+    continues from them, but they are not part of the learned model.
+
+    Examples
+    --------
+    >>> from tripletrec import datasets  # doctest: +SKIP
+    >>> data = datasets.movielens("ml-100k", split="ua", min_rating=4)  # doctest: +SKIP
+    >>> model = MatrixFactorization(seed=0).fit(data.train)  # doctest: +SKIP
+    >>> scores = model.score([0, 1])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        dim: int = 64,
+        loss: str = "bpr",
+        negatives: str = "uniform",
+        n_negatives: int = 1,
+        optimizer: str = "adagrad",
+        learning_rate: float = 0.15,
+        l2: float = 0.02,
+        bias_l2: float = 0.0,
+        epochs: int = 10,
+        biases: bool = True,
+        margin: float = 1.0,
+        max_sampled: int = 100,
+        popularity_alpha: float = 0.75,
+        kos_k: int = 5,
+        kos_n: int = 10,
+        use_weights: bool = True,
+        random_order: bool = False,
+        init_scale: float = 0.1,
+        early_stopping: str | None = None,
+        patience: int = 3,
+        threads: int | None = None,
+        seed: int | None = None,
+    ):
+        self.dim = dim
+        self.loss = loss
+        self.negatives = negatives
+        self.n_negatives = n_negatives
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.bias_l2 = bias_l2
+        self.epochs = epochs
+        self.biases = biases
+        self.margin = margin
+        self.max_sampled = max_sampled
+        self.popularity_alpha = popularity_alpha
+        self.kos_k = kos_k
+        self.kos_n = kos_n
+        self.use_weights = use_weights
+        self.random_order = random_order
+        self.init_scale = init_scale
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.threads = threads
+        self.seed = seed
+
+    # ------------------------------------------------------------ validation
+    def _settings(self) -> _Settings:
+        if self.optimizer not in training.OPTIMIZER_CODES:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(training.OPTIMIZERS)}; got {self.optimizer!r}"
+            )
+        for name in ("biases", "use_weights", "random_order"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.early_stopping is not None:
+            base = self.early_stopping.split("@")[0] if isinstance(self.early_stopping, str) else None
+            from ..metrics import METRIC_NAMES
+
+            if base not in METRIC_NAMES or base == "coverage":
+                valid = ", ".join(name for name in METRIC_NAMES if name != "coverage")
+                raise ValueError(
+                    f"early_stopping must be None or a metric name ({valid}, optionally "
+                    f"with @k); got {self.early_stopping!r}"
+                )
+        if self.threads is None:
+            n_chunks = int(numba.config.NUMBA_NUM_THREADS)
+        else:
+            n_chunks = _positive_integer(self.threads, "threads")
+        if self.seed is not None and (not _is_integer(self.seed) or self.seed < 0):
+            raise ValueError(f"seed must be None or a non-negative integer, got {self.seed!r}")
+        return _Settings(
+            dim=_positive_integer(self.dim, "dim"),
+            loss=loss_code(check_loss(self.loss)),
+            sampler=sampler_code(self.negatives),
+            optimizer=training.OPTIMIZER_CODES[self.optimizer],
+            optimizer_name=self.optimizer,
+            n_negatives=_positive_integer(self.n_negatives, "n_negatives"),
+            learning_rate=_finite_number(self.learning_rate, "learning_rate", strict=True),
+            l2=_finite_number(self.l2, "l2"),
+            bias_l2=_finite_number(self.bias_l2, "bias_l2"),
+            epochs=_positive_integer(self.epochs, "epochs"),
+            biases=bool(self.biases),
+            margin=_finite_number(self.margin, "margin"),
+            max_sampled=_positive_integer(self.max_sampled, "max_sampled"),
+            popularity_alpha=_finite_number(self.popularity_alpha, "popularity_alpha"),
+            kos_k=_positive_integer(self.kos_k, "kos_k"),
+            kos_n=_positive_integer(self.kos_n, "kos_n"),
+            use_weights=bool(self.use_weights),
+            random_order=bool(self.random_order),
+            init_scale=_finite_number(self.init_scale, "init_scale"),
+            early_stopping=self.early_stopping,
+            patience=_positive_integer(self.patience, "patience"),
+            n_chunks=n_chunks,
+            seed=None if self.seed is None else int(self.seed),
+        )
+
+    @staticmethod
+    def _as_interactions(data: Any, name: str) -> Interactions:
+        if isinstance(data, Interactions):
+            interactions = data
+        elif sp.issparse(data):
+            matrix = sp.csr_matrix(data)
+            # scipy's conversions need one index dtype for indptr and indices.
+            matrix.indptr = matrix.indptr.astype(np.int64)
+            matrix.indices = matrix.indices.astype(np.int64)
+            interactions = Interactions.from_scipy(matrix)
+        else:
+            raise ValueError(
+                f"{name} must be an Interactions or a scipy sparse matrix, got {type(data).__name__}"
+            )
+        if len(interactions) == 0:
+            raise ValueError(
+                f"{name} is empty: it has no interactions ({interactions.n_users} users x "
+                f"{interactions.n_items} items)"
+            )
+        if interactions.n_items < 2:
+            raise ValueError(
+                f"{name} has {interactions.n_items} item; ranking needs at least 2 items"
+            )
+        return interactions
+
+    def _check_same_shape(self, data: Interactions, name: str) -> None:
+        if data.shape != (self.n_users_, self.n_items_):
+            raise ValueError(
+                f"{name} is {data.n_users} users x {data.n_items} items but the model was "
+                f"fitted on {self.n_users_} x {self.n_items_}"
+            )
+        if data.user_ids != self.user_ids_ or data.item_ids != self.item_ids_:
+            raise ValueError(f"{name} must share the model's id maps (user_ids_ and item_ids_)")
+
+    # ---------------------------------------------------------------- fitting
+    def fit(
+        self,
+        train: Any,
+        validation: Interactions | None = None,
+        *,
+        metrics: Iterable[str] = _DEFAULT_METRICS,
+        k: int = 10,
+        callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
+        progress: bool = True,
+    ) -> "MatrixFactorization":
+        """Learn the factors from scratch.
+
+        Parameters
+        ----------
+        train : Interactions or scipy.sparse matrix, shape (n_users, n_items)
+            Training interactions; weights are sample weights (see
+            ``use_weights``).
+        validation : Interactions, optional
+            Held-out interactions with the same shape and id maps; evaluated
+            after every epoch (training pairs excluded from the ranking) into
+            :attr:`history_`, and used by ``early_stopping``.
+        metrics : sequence of str
+            Validation metrics (names of :func:`tripletrec.metrics.evaluate`).
+        k : int
+            Cut of the validation @k metrics.
+        callbacks : sequence of callable
+            Each is called as ``callback(model, record)`` after every epoch,
+            ``record`` being the epoch's :attr:`history_` entry (callbacks may
+            add keys to it). A callback returning ``True`` stops training.
+        progress : bool
+            Show a tqdm progress bar.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For an invalid parameter (named in the message), an empty
+            ``train`` or a ``validation`` of another shape.
+        FloatingPointError
+            When the loss or the parameters stop being finite (divergence):
+            the message names the epoch; lower ``learning_rate``.
+        """
+        settings = self._settings()
+        train = self._as_interactions(train, "train")
+        self._initialize(train, settings)
+        return self._train(train, validation, settings, settings.epochs, metrics, k, callbacks, progress)
+
+    def fit_partial(
+        self,
+        train: Any,
+        validation: Interactions | None = None,
+        *,
+        epochs: int | None = None,
+        metrics: Iterable[str] = _DEFAULT_METRICS,
+        k: int = 10,
+        callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
+        progress: bool = True,
+    ) -> "MatrixFactorization":
+        """Train more epochs, continuing from the current factors.
+
+        An unfitted model is initialised first, as by :meth:`fit`. ``train``
+        may differ from the first call's (new interactions of the same
+        users and items) but must have the same shape and id maps. Parameter
+        changes made with :meth:`set_params` apply, except ``dim`` and
+        ``seed``; a new ``optimizer`` starts its state afresh.
+
+        Parameters
+        ----------
+        epochs : int, optional
+            How many epochs to add (default ``self.epochs``).
+
+        Other parameters are those of :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        settings = self._settings()
+        train = self._as_interactions(train, "train")
+        if not hasattr(self, "item_factors_"):
+            self._initialize(train, settings)
+        else:
+            self._check_same_shape(train, "train")
+            if self.user_factors_.shape[1] != settings.dim:
+                raise ValueError(
+                    f"dim is {settings.dim} but the model was fitted with dim "
+                    f"{self.user_factors_.shape[1]}; call fit to start again"
+                )
+            if not hasattr(self, "_rng_states"):
+                # A loaded model carries no optimizer or generator state: start them afresh,
+                # seeded apart from the first fit's streams by the epochs already trained.
+                _, shuffle_sequence, kernel_sequence = np.random.SeedSequence(
+                    [settings.seed or 0, len(self.history_)]
+                ).spawn(3)
+                self._start_random_state(shuffle_sequence, kernel_sequence, settings)
+            else:
+                self._prepare_state(settings)
+        n_epochs = settings.epochs if epochs is None else _positive_integer(epochs, "epochs")
+        return self._train(train, validation, settings, n_epochs, metrics, k, callbacks, progress)
+
+    def _initialize(self, train: Interactions, settings: _Settings) -> None:
+        self._set_id_maps(train)
+        root = np.random.SeedSequence(settings.seed)
+        init_sequence, shuffle_sequence, kernel_sequence = root.spawn(3)
+        init_random = np.random.default_rng(init_sequence)
+        scale = np.float32(settings.init_scale / math.sqrt(settings.dim))
+        user_factors = init_random.standard_normal((self.n_users_, settings.dim), dtype=np.float32)
+        item_factors = init_random.standard_normal((self.n_items_, settings.dim), dtype=np.float32)
+        user_factors *= scale
+        item_factors *= scale
+        user_factors[train.user_counts() == 0] = 0.0
+        self.user_factors_ = user_factors
+        self.item_factors_ = item_factors
+        self.item_biases_ = np.zeros(self.n_items_, dtype=np.float32)
+        self.history_: list[dict] = []
+        self.best_epoch_: int | None = None
+        self._start_random_state(shuffle_sequence, kernel_sequence, settings)
+
+    def _start_random_state(self, shuffle_sequence, kernel_sequence, settings: _Settings) -> None:
+        """Fresh generators and optimizer state (also for a model read from a file, which has none)."""
+        self._shuffle_random = np.random.default_rng(shuffle_sequence)
+        self._rng_states = self._new_rng_states(kernel_sequence.generate_state(settings.n_chunks, dtype=np.uint64))
+        self._optimizer_name: str | None = None
+        self._prepare_state(settings)
+
+    @staticmethod
+    def _new_rng_states(states: np.ndarray) -> np.ndarray:
+        states = np.asarray(states, dtype=np.uint64).copy()
+        states[states == 0] = np.uint64(0x9E3779B97F4A7C15)  # xorshift needs a non-zero state
+        return states
+
+    def _prepare_state(self, settings: _Settings) -> None:
+        """Create the optimizer state and RNG states the settings need, if missing."""
+        if len(self._rng_states) != settings.n_chunks:
+            self._rng_states = self._new_rng_states(
+                self._shuffle_random.integers(1, 2**63, settings.n_chunks, dtype=np.uint64)
+            )
+        if self._optimizer_name == settings.optimizer_name:
+            return
+        dim = settings.dim
+        n_users, n_items = self.n_users_, self.n_items_
+
+        def empty(*shape: int) -> np.ndarray:
+            return np.zeros(shape, dtype=np.float32)
+
+        state = {
+            "user_moment1": empty(0, dim),
+            "user_moment2": empty(0, dim),
+            "item_moment1": empty(0, dim),
+            "item_moment2": empty(0, dim),
+            "bias_moment1": empty(0),
+            "bias_moment2": empty(0),
+            "user_steps": np.zeros(0, dtype=np.int64),
+            "item_steps": np.zeros(0, dtype=np.int64),
+        }
+        if settings.optimizer == training.ADAGRAD:
+            start = np.float32(training.ADAGRAD_INITIAL_ACCUMULATOR)
+            state["user_moment2"] = np.full((n_users, dim), start, dtype=np.float32)
+            state["item_moment2"] = np.full((n_items, dim), start, dtype=np.float32)
+            state["bias_moment2"] = np.full(n_items, start, dtype=np.float32)
+        elif settings.optimizer == training.ADAM:
+            for name, rows in (("user", n_users), ("item", n_items)):
+                state[f"{name}_moment1"] = empty(rows, dim)
+                state[f"{name}_moment2"] = empty(rows, dim)
+                state[f"{name}_steps"] = np.zeros(rows, dtype=np.int64)
+            state["bias_moment1"] = empty(n_items)
+            state["bias_moment2"] = empty(n_items)
+        self._optimizer_state = state
+        self._optimizer_name = settings.optimizer_name
+
+    def _train(
+        self,
+        train: Interactions,
+        validation: Interactions | None,
+        settings: _Settings,
+        n_epochs: int,
+        metrics: Iterable[str],
+        k: int,
+        callbacks: Iterable[Callable],
+        progress: bool,
+    ) -> "MatrixFactorization":
+        from ..metrics import METRIC_NAMES
+
+        metric_names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        unknown = [name for name in metric_names if name not in METRIC_NAMES]
+        if unknown:
+            raise ValueError(
+                f"metrics: unknown metric {', '.join(repr(name) for name in unknown)}; valid metrics "
+                f"are {', '.join(METRIC_NAMES)}"
+            )
+        if validation is not None:
+            if not isinstance(validation, Interactions):
+                raise ValueError(f"validation must be an Interactions or None, got {type(validation).__name__}")
+            self._check_same_shape(validation, "validation")
+            if settings.early_stopping is not None:
+                base, _, cut = settings.early_stopping.partition("@")
+                if cut and cut != str(k):
+                    raise ValueError(
+                        f"early_stopping={settings.early_stopping!r} asks for k={cut} but the "
+                        f"validation metrics use k={k}; pass k={cut} to fit"
+                    )
+                if base not in metric_names:
+                    metric_names = metric_names + (base,)
+        elif settings.early_stopping is not None:
+            raise ValueError(
+                f"early_stopping={settings.early_stopping!r} needs validation data: "
+                "call fit(train, validation)"
+            )
+        callbacks = tuple(callbacks)
+        for callback in callbacks:
+            if not callable(callback):
+                raise ValueError(f"callbacks must be callables, got {type(callback).__name__}")
+
+        epoch_data = _EpochData(train, settings)
+        best_value = -math.inf
+        best_parameters = None
+        epochs_without_gain = 0
+        first_epoch = len(self.history_) + 1
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_epochs, disable=not progress, desc="fit", unit="epoch", leave=False)
+        try:
+            for epoch in range(first_epoch, first_epoch + n_epochs):
+                started = time.perf_counter()
+                loss = self._run_epoch(epoch_data, settings)
+                self._check_finite(epoch, loss, settings)
+                record: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
+                if validation is not None:
+                    from ..metrics import evaluate
+
+                    evaluation = evaluate(self, validation, train=train, k=k, metrics=metric_names)
+                    record.update(evaluation.means)
+                self.history_.append(record)
+                stop = False
+                for callback in callbacks:
+                    if callback(self, record) is True:
+                        stop = True
+                if settings.early_stopping is not None:
+                    value = float(evaluation[settings.early_stopping])
+                    if value > best_value:
+                        best_value = value
+                        self.best_epoch_ = epoch
+                        best_parameters = self._parameters_copy()
+                        epochs_without_gain = 0
+                    else:
+                        epochs_without_gain += 1
+                        if epochs_without_gain >= settings.patience:
+                            stop = True
+                bar.update(1)
+                bar.set_postfix({key: f"{value:.4f}" for key, value in record.items() if key not in ("epoch", "seconds")})
+                if stop:
+                    break
+        finally:
+            bar.close()
+        if best_parameters is not None:
+            self.user_factors_, self.item_factors_, self.item_biases_ = best_parameters
+        return self
+
+    def _parameters_copy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.user_factors_.copy(), self.item_factors_.copy(), self.item_biases_.copy()
+
+    def _check_finite(self, epoch: int, loss: float, settings: _Settings) -> None:
+        # A sum is finite only if every term is (or it overflowed, which is
+        # divergence too), and is cheaper than an elementwise isfinite.
+        finite_parameters = all(
+            math.isfinite(float(np.sum(array, dtype=np.float64)))
+            for array in (self.user_factors_, self.item_factors_, self.item_biases_)
+        )
+        if math.isfinite(loss) and finite_parameters:
+            return
+        what = "the training loss" if not math.isfinite(loss) else "the parameters"
+        raise FloatingPointError(
+            f"training diverged in epoch {epoch}: {what} became NaN or infinite "
+            f"(loss {loss!r}); try a lower learning_rate than {settings.learning_rate:g}"
+        )
+
+    def _run_epoch(self, data: "_EpochData", settings: _Settings) -> float:
+        order = data.active_users[self._shuffle_random.permutation(len(data.active_users))]
+        chunk_starts, chunk_offsets = data.chunks(order, settings.n_chunks)
+        chunk_losses = np.zeros(settings.n_chunks, dtype=np.float64)
+        chunk_weights = np.zeros(settings.n_chunks, dtype=np.float64)
+        state = self._optimizer_state
+        previous_threads = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(settings.n_chunks, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            # Only the uncompiled (NUMBA_DISABLE_JIT) kernel warns: uint64
+            # products wrap by design, and divergence is reported below.
+            with np.errstate(over="ignore", invalid="ignore"):
+                training.train_epoch(
+                    order,
+                    chunk_starts,
+                    chunk_offsets,
+                    data.indptr,
+                    data.indices,
+                    data.weights,
+                    data.interaction_users,
+                    self.user_factors_,
+                    self.item_factors_,
+                    self.item_biases_,
+                    state["user_moment1"],
+                    state["user_moment2"],
+                    state["item_moment1"],
+                    state["item_moment2"],
+                    state["bias_moment1"],
+                    state["bias_moment2"],
+                    state["user_steps"],
+                    state["item_steps"],
+                    self._rng_states,
+                    data.alias_threshold,
+                    data.alias,
+                    data.positions,
+                    data.kos_scores,
+                    data.kos_positions,
+                    data.upcoming_negatives,
+                    settings.loss,
+                    settings.sampler,
+                    settings.optimizer,
+                    settings.n_negatives,
+                    settings.max_sampled,
+                    UNSEEN_MAX_DRAWS,
+                    settings.kos_k,
+                    settings.kos_n,
+                    np.float32(settings.learning_rate),
+                    np.float32(settings.l2),
+                    np.float32(settings.bias_l2),
+                    np.float64(settings.margin),
+                    settings.biases,
+                    settings.use_weights,
+                    settings.random_order,
+                    chunk_losses,
+                    chunk_weights,
+                )
+        finally:
+            numba.set_num_threads(previous_threads)
+        total_weight = chunk_weights.sum()
+        return float(chunk_losses.sum() / total_weight) if total_weight > 0 else 0.0
+
+
+class _EpochData:
+    """The training arrays in the kernel's layout, built once per fit call."""
+
+    def __init__(self, train: Interactions, settings: _Settings):
+        self.indptr = np.ascontiguousarray(train.indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(train.indices, dtype=np.int32)
+        weights = np.asarray(train.weights, dtype=np.float64)
+        if settings.use_weights:
+            positive = weights > 0
+            if not positive.any():
+                raise ValueError(
+                    "train has no interaction with a positive weight; pass use_weights=False "
+                    "to count every stored pair"
+                )
+            # Mean 1 over the weighted pairs: the learning rate then means the
+            # same whether weights are counts, ratings or already in 0..1.
+            weights = weights / weights[positive].mean()
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.counts = np.diff(self.indptr)
+        self.interaction_users = np.repeat(
+            np.arange(train.n_users, dtype=np.int32), self.counts
+        )
+        self.active_users = np.flatnonzero(self.counts > 0).astype(np.int64)
+        self.positions = np.empty(len(self.indices), dtype=np.int64)
+        scratch_width = settings.kos_n + training.SCRATCH_PADDING
+        self.kos_scores = np.zeros((settings.n_chunks, scratch_width), dtype=np.float32)
+        self.kos_positions = np.zeros((settings.n_chunks, scratch_width), dtype=np.int64)
+        self.upcoming_negatives = np.zeros(
+            (settings.n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
+            dtype=np.int64,
+        )
+        if settings.sampler == POPULARITY:
+            item_counts = np.bincount(self.indices, minlength=train.n_items)
+            probabilities = popularity_probabilities(item_counts, settings.popularity_alpha)
+            self.alias_threshold, self.alias = alias_table(probabilities)
+        else:
+            self.alias_threshold = np.zeros(0, dtype=np.float32)
+            self.alias = np.zeros(0, dtype=np.int32)
+
+    def chunks(self, order: np.ndarray, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cut ``order`` into ``n_chunks`` runs of about equal interaction counts.
+
+        Returns
+        -------
+        starts : ndarray, shape (n_chunks + 1,), int64
+            Chunk ``c`` is ``order[starts[c]:starts[c + 1]]``.
+        offsets : ndarray, shape (n_chunks + 1,), int64
+            Interactions of the users before each chunk.
+        """
+        cumulative = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(self.counts[order], out=cumulative[1:])
+        targets = cumulative[-1] * np.arange(1, n_chunks, dtype=np.float64) / n_chunks
+        starts = np.empty(n_chunks + 1, dtype=np.int64)
+        starts[0] = 0
+        starts[1:-1] = np.searchsorted(cumulative, targets, side="left")
+        starts[-1] = len(order)
+        return starts, cumulative[starts]
