@@ -55,6 +55,7 @@ from .training import (
     ADAM_BETA2,
     ADAM_EPSILON,
     OPTIMIZER_CODES,
+    contains_sorted,
     kth_best,
     pair_loss_and_gradient,
     point_loss_and_gradient,
@@ -239,25 +240,11 @@ def point_step(
 
 
 @numba.njit(inline="always", **_OPTIONS)
-def _contains(indices, start, stop, item):
-    # Binary search in the user's ascending item indices.
-    low = start
-    high = stop
-    while low < high:
-        middle = (low + high) >> 1
-        if indices[middle] < item:
-            low = middle + 1
-        else:
-            high = middle
-    return low < stop and indices[low] == item
-
-
-@numba.njit(inline="always", **_OPTIONS)
 def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_max_draws):
     state, item = random_below(state, n_items_bound)
     if sampler == UNSEEN:
         draws = 1
-        while draws < unseen_max_draws and _contains(indices, start, stop, item):
+        while draws < unseen_max_draws and contains_sorted(indices, start, stop, item):
             state, item = random_below(state, n_items_bound)
             draws += 1
     return state, item

@@ -25,6 +25,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .training import build_alias_table as vose_alias_table
+
 __all__ = [
     "alias_probabilities",
     "build_alias_table",
@@ -232,39 +234,11 @@ def build_alias_table(probabilities):
        variables with general distributions", ACM TOMS 3(3), 1977.
     """
     n = probabilities.shape[0]
-    scaled = probabilities * n
-    threshold = np.ones(n, dtype=np.float64)
-    alias = np.arange(n)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    n_small = 0
-    n_large = 0
-    for index in range(n):
-        if scaled[index] < 1.0:
-            small[n_small] = index
-            n_small += 1
-        else:
-            large[n_large] = index
-            n_large += 1
-    while n_small > 0 and n_large > 0:
-        n_small -= 1
-        under = small[n_small]
-        n_large -= 1
-        over = large[n_large]
-        threshold[under] = scaled[under]
-        alias[under] = over
-        scaled[over] = (scaled[over] + scaled[under]) - 1.0
-        if scaled[over] < 1.0:
-            small[n_small] = over
-            n_small += 1
-        else:
-            large[n_large] = over
-            n_large += 1
-    # Whatever is left is 1 up to rounding: those buckets keep themselves.
+    threshold, alias = vose_alias_table(probabilities)
     table = np.empty(n, dtype=np.int64)
     for bucket in range(n):
         cut = np.int64(np.round(threshold[bucket] * 4294967296.0))
-        table[bucket] = alias[bucket] * _ALIAS_SHIFT + min(cut, np.int64(4294967296))
+        table[bucket] = np.int64(alias[bucket]) * _ALIAS_SHIFT + min(cut, np.int64(4294967296))
     return table
 
 

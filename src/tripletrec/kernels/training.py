@@ -218,7 +218,7 @@ def _shuffle(values, start, stop, state):
 
 # ------------------------------------------------------------------ sampling
 @numba.njit(inline="always", **_OPTIONS)
-def _contains(indices, start, stop, item):
+def contains_sorted(indices, start, stop, item):
     # Binary search in the user's ascending item indices.
     low = start
     high = stop
@@ -244,7 +244,7 @@ def _draw_negative(state, sampler, n_items_bound, alias_threshold, alias, indice
     state, item = random_below(state, n_items_bound)
     if sampler == UNSEEN:
         draws = 1
-        while draws < max_draws and _contains(indices, start, stop, item):
+        while draws < max_draws and contains_sorted(indices, start, stop, item):
             state, item = random_below(state, n_items_bound)
             draws += 1
     return state, item
