@@ -56,6 +56,7 @@ from .training import (
     ADAM_EPSILON,
     OPTIMIZER_CODES,
     contains_sorted,
+    dot,
     kth_best,
     pair_loss_and_gradient,
     point_loss_and_gradient,
@@ -105,14 +106,6 @@ def user_random_state(seed, position):
     if mixed == np.uint64(0):
         return _GOLDEN_GAMMA
     return mixed
-
-
-@numba.njit(inline="always", **_OPTIONS)
-def _dot(left, right):
-    total = _ZERO32
-    for index in range(left.shape[0]):
-        total += left[index] * right[index]
-    return total
 
 
 @numba.njit(inline="always", **_OPTIONS)
@@ -200,7 +193,7 @@ def pair_step(
     adam_steps : int64
         The step count after the step.
     """
-    difference = _dot(user_vector, positive_vector) - _dot(user_vector, negative_vector)
+    difference = dot(user_vector, positive_vector) - dot(user_vector, negative_vector)
     difference += positive_bias - negative_bias
     value, gradient = pair_loss_and_gradient(loss, np.float64(difference), margin)
     scale = np.float64(weight) * rank_weight
@@ -230,7 +223,7 @@ def point_step(
         ``weight * -log sigmoid(label * s)``.
     adam_steps : int64
     """
-    score = _dot(user_vector, item_vector) + item_bias
+    score = dot(user_vector, item_vector) + item_bias
     value, gradient = point_loss_and_gradient(np.float64(score), label)
     adam_steps = _update_user(
         user_vector, first_moment, second_moment, adam_steps, item_vector, item_vector[:0],
@@ -301,19 +294,19 @@ def _fold_in_user(
                         state, drawn = random_below(state, np.uint64(count))
                         user_kos_positions[draw] = start + drawn
                         item = indices[start + drawn]
-                        user_kos_scores[draw] = _dot(user_vector, item_factors[item]) + item_biases[item]
+                        user_kos_scores[draw] = dot(user_vector, item_factors[item]) + item_biases[item]
                     chosen = user_kos_positions[kth_best(user_kos_scores, n_drawn, kos_k)]
                     positive = indices[chosen]
                     weight = weights[chosen] if use_weights else _ONE32
                     if weight == _ZERO32:
                         continue
                 total_weight += weight
-                positive_score = _dot(user_vector, item_factors[positive]) + item_biases[positive]
+                positive_score = dot(user_vector, item_factors[positive]) + item_biases[positive]
                 for draws in range(1, max_sampled + 1):
                     state, negative = _draw_negative(
                         state, n_items_bound, sampler, indices, start, stop, unseen_max_draws
                     )
-                    negative_score = _dot(user_vector, item_factors[negative]) + item_biases[negative]
+                    negative_score = dot(user_vector, item_factors[negative]) + item_biases[negative]
                     if np.float64(positive_score) - np.float64(negative_score) < margin:
                         rank_weight = math.log(np.float64(max((n_items - 1) // draws, 1)))
                         value, adam_steps = pair_step(

@@ -394,7 +394,7 @@ def kth_best(scores, n, k):
 
 # ---------------------------------------------------------------- the steps
 @numba.njit(inline="always", **_OPTIONS)
-def _dot(left, right):
+def dot(left, right):
     total = _ZERO32
     for k in range(left.shape[0]):
         total += left[k] * right[k]
@@ -713,7 +713,7 @@ def _train_positions(
         positive = np.int64(indices[position])
         user_row = user_factors[user]
         if loss == LOGISTIC:
-            score = _dot(user_row, item_factors[positive]) + item_biases[positive]
+            score = dot(user_row, item_factors[positive]) + item_biases[positive]
             value, gradient = point_loss_and_gradient(np.float64(score), 1.0)
             total_loss += weight * value
             total_weight += weight
@@ -729,7 +729,7 @@ def _train_positions(
                     state, negative = _draw_negative(
                         state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, unseen_max_draws
                     )
-                score = _dot(user_row, item_factors[negative]) + item_biases[negative]
+                score = dot(user_row, item_factors[negative]) + item_biases[negative]
                 value, gradient = point_loss_and_gradient(np.float64(score), -1.0)
                 total_loss += weight * value
                 total_weight += weight
@@ -749,14 +749,14 @@ def _train_positions(
                 _prefetch_row(item_factors, indices[start + offset])
             for draw in range(n_drawn):
                 item = indices[kos_positions[draw]]
-                kos_scores[draw] = _dot(user_row, item_factors[item]) + item_biases[item]
+                kos_scores[draw] = dot(user_row, item_factors[item]) + item_biases[item]
             chosen = kos_positions[kth_best(kos_scores, n_drawn, kos_k)]
             positive = np.int64(indices[chosen])
             weight = weights[chosen] if use_weights else _ONE32
             if weight == _ZERO32:
                 continue
         if warp_like:
-            positive_score = _dot(user_row, item_factors[positive]) + item_biases[positive]
+            positive_score = dot(user_row, item_factors[positive]) + item_biases[positive]
             total_weight += weight
         negative = first_negative
         # WARP makes one step (on the first violating negative it finds); the
@@ -789,7 +789,7 @@ def _train_positions(
                             warp_queue[queue_slot] = upcoming
                             _prefetch_row(item_factors, upcoming)
                             _prefetch(item_biases, upcoming)
-                    negative_score = _dot(user_row, item_factors[negative]) + item_biases[negative]
+                    negative_score = dot(user_row, item_factors[negative]) + item_biases[negative]
                     difference = np.float64(positive_score) - np.float64(negative_score)
                     if difference < margin:
                         rank_weight = math.log(np.float64(max((n_items - 1) // draws, 1)))
