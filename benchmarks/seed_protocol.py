@@ -51,7 +51,7 @@ CONFIGS = {
     "seed-adam": dict(dim=100, loss="sigmoid", negatives="uniform", optimizer="adam", learning_rate=0.01,
                       l2=0.0, biases=False, use_weights=False, epochs=20),
     "default": dict(),
-    "best": dict(loss="warp", negatives="unseen", learning_rate=0.05, l2=0.5, bias_l2=0.01, epochs=25),
+    "best": dict(loss="warp", negatives="unseen", optimizer="adagrad", learning_rate=0.05, l2=0.5, bias_l2=0.01, epochs=25),
 }
 
 

@@ -90,7 +90,8 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", default="bpr", help="bpr, sigmoid, hinge, warp, warp-kos or logistic (default bpr)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
     parser.add_argument("--epochs", type=int, default=None, help="passes over the training data (model default if omitted)")
-    parser.add_argument("--optimizer", default="adagrad", help="sgd, adagrad or adam (default adagrad)")
+    parser.add_argument("--optimizer", default="rowwise-adagrad",
+                        help="sgd, adagrad, rowwise-adagrad or adam (default rowwise-adagrad)")
     parser.add_argument("--learning-rate", type=float, default=None, help="step size (model default if omitted)")
     parser.add_argument("--l2", type=float, default=None, help="L2 penalty (model default if omitted)")
     parser.add_argument("--negatives", default="uniform", help="uniform, unseen or popularity (default uniform)")

@@ -21,7 +21,7 @@ from tripletrec.kernels.training import (
 from tripletrec.losses import LOSS_CODES
 from tripletrec.sampling import SAMPLER_CODES, UNSEEN_MAX_DRAWS
 
-OPTIMIZERS = ("sgd", "adagrad", "adam")
+OPTIMIZERS = ("sgd", "adagrad", "adam", "rowwise-adagrad")
 
 
 # ------------------------------------------------------------ references
@@ -33,6 +33,10 @@ def reference_update(user, first, second, adam_steps, direction, gradient, optim
     elif optimizer == "adagrad":
         second[:] = second + step_gradient**2
         user[:] = user - learning_rate * step_gradient / np.sqrt(second.astype(np.float64))
+    elif optimizer == "rowwise-adagrad":
+        # One sum for the row, held in second[0] (the rest of the array unused).
+        second[0] = second[0] + np.mean(step_gradient**2)
+        user[:] = user - learning_rate * step_gradient / np.sqrt(np.float64(second[0]))
     else:
         adam_steps += 1
         rate = learning_rate * math.sqrt(1 - ADAM_BETA2**adam_steps) / (1 - ADAM_BETA1**adam_steps)
@@ -147,7 +151,7 @@ def reference_fold_in_user(user, indptr, indices, weights, item_factors, item_bi
     if count == 0:
         return vector
     first = np.zeros(dim)
-    second = np.full(dim, ADAGRAD_INITIAL_ACCUMULATOR) if optimizer == "adagrad" else np.zeros(dim)
+    second = np.full(dim, ADAGRAD_INITIAL_ACCUMULATOR) if "adagrad" in optimizer else np.zeros(dim)
     adam_steps = 0
     n_items = len(item_factors)
     state = np.uint64(fold_in.user_random_state(np.uint64(seed), np.int64(user)))

@@ -85,7 +85,7 @@ class ReferenceModel:
         self.l2 = l2
         self.bias_l2 = bias_l2
         self.use_biases = use_biases
-        start = training.ADAGRAD_INITIAL_ACCUMULATOR if optimizer == "adagrad" else 0.0
+        start = training.ADAGRAD_INITIAL_ACCUMULATOR if "adagrad" in optimizer else 0.0
         self.second = {"user": np.full_like(self.user, start), "item": np.full_like(self.item, start),
                        "bias": np.full_like(self.bias, start)}
         self.first = {name: np.zeros_like(array) for name, array in self.second.items()}
@@ -99,6 +99,10 @@ class ReferenceModel:
             values[row] -= self.learning_rate * gradient
         elif self.optimizer == "adagrad":
             self.second[table][row] += gradient**2
+            values[row] -= self.learning_rate * gradient / np.sqrt(self.second[table][row])
+        elif self.optimizer == "rowwise-adagrad":
+            # Every entry of a row holds the row's one sum (a bias is a row of one value).
+            self.second[table][row] += np.mean(gradient**2)
             values[row] -= self.learning_rate * gradient / np.sqrt(self.second[table][row])
         else:
             b1, b2 = training.ADAM_BETA1, training.ADAM_BETA2
@@ -176,17 +180,18 @@ def run_kernel(
     cumulative = np.concatenate([[0], np.cumsum(counts[active])])
     chunk_starts = np.linspace(0, len(active), n_chunks + 1).astype(np.int64)
     chunk_offsets = cumulative[chunk_starts].astype(np.int64)
-    state_shape = {"sgd": 0, "adagrad": 0, "adam": 1}
+    state_shape = {"sgd": 0, "adagrad": 0, "adam": 1, "rowwise-adagrad": 0}
+    width = 1 if optimizer == "rowwise-adagrad" else dim
     rows_user = n_users if optimizer != "sgd" else 0
     rows_item = n_items if optimizer != "sgd" else 0
     first_rows_user = n_users * state_shape[optimizer]
     first_rows_item = n_items * state_shape[optimizer]
-    start = training.ADAGRAD_INITIAL_ACCUMULATOR if optimizer == "adagrad" else 0.0
+    start = training.ADAGRAD_INITIAL_ACCUMULATOR if "adagrad" in optimizer else 0.0
     state = dict(
         user_moment1=np.zeros((first_rows_user, dim), np.float32),
-        user_moment2=np.full((rows_user, dim), start, np.float32),
+        user_moment2=np.full((rows_user, width), start, np.float32),
         item_moment1=np.zeros((first_rows_item, dim), np.float32),
-        item_moment2=np.full((rows_item, dim), start, np.float32),
+        item_moment2=np.full((rows_item, width), start, np.float32),
         bias_moment1=np.zeros(first_rows_item, np.float32),
         bias_moment2=np.full(rows_item, start, np.float32),
         user_steps=np.zeros(first_rows_user, np.int64),

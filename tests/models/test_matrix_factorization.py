@@ -52,7 +52,7 @@ def test_get_params_lists_every_constructor_argument():
     names = [name for name in inspect.signature(MatrixFactorization.__init__).parameters if name != "self"]
     params = model.get_params()
     assert sorted(params) == sorted(names)
-    assert params["dim"] == 64 and params["loss"] == "bpr" and params["optimizer"] == "adagrad"
+    assert params["dim"] == 64 and params["loss"] == "bpr" and params["optimizer"] == "rowwise-adagrad"
     assert params["negatives"] == "uniform" and params["seed"] is None and params["threads"] is None
 
 
@@ -101,7 +101,7 @@ def test_repr_shows_changed_parameters():
     "params, message",
     [
         (dict(loss="triplet"), "loss must be one of bpr, sigmoid, hinge, warp, warp-kos, logistic; got 'triplet'"),
-        (dict(optimizer="rmsprop"), "optimizer must be one of sgd, adagrad, adam; got 'rmsprop'"),
+        (dict(optimizer="rmsprop"), "optimizer must be one of sgd, adagrad, adam, rowwise-adagrad; got 'rmsprop'"),
         (dict(negatives="hard"), "negatives must be one of uniform, unseen, popularity; got 'hard'"),
         (dict(dim=0), "dim must be a positive integer, got 0"),
         (dict(dim=-4), "dim must be a positive integer, got -4"),
@@ -151,6 +151,24 @@ def test_all_zero_weights_are_rejected_unless_weights_are_ignored():
         MatrixFactorization(**SMALL).fit(zero, progress=False)
     model = MatrixFactorization(**SMALL, use_weights=False).fit(zero, progress=False)
     assert np.isfinite(model.user_factors_).all()
+
+
+def test_weights_are_scaled_to_mean_one_and_equal_weights_count_as_none():
+    users, items = [0, 0, 1, 2, 2, 3], [0, 3, 1, 2, 4, 0]
+    ones = Interactions.from_indices(users, items, shape=(4, 5))
+    threes = Interactions.from_indices(users, items, [3.0] * 6, shape=(4, 5))
+    varied = Interactions.from_indices(users, items, [1.0, 2.0, 3.0, 1.0, 2.0, 3.0], shape=(4, 5))
+    halved = Interactions.from_indices(users, items, [0.5, 1.0, 1.5, 0.5, 1.0, 1.5], shape=(4, 5))
+
+    def factors(train):
+        model = MatrixFactorization(**SMALL).fit(train, progress=False)
+        return model.user_factors_, model.item_factors_
+
+    for left, right in zip(factors(ones), factors(threes)):
+        np.testing.assert_array_equal(left, right)
+    for left, right in zip(factors(varied), factors(halved)):
+        np.testing.assert_allclose(left, right, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(factors(varied)[1], factors(ones)[1])
 
 
 def test_validation_of_another_shape_is_rejected(data):
@@ -272,6 +290,8 @@ def test_refit_starts_over(data):
         ("bpr", "uniform", "adagrad"),
         ("sigmoid", "popularity", "adagrad"),
         ("hinge", "unseen", "sgd"),
+        ("bpr", "popularity", "rowwise-adagrad"),
+        ("logistic", "unseen", "rowwise-adagrad"),
         ("warp", "unseen", "adam"),
         ("warp-kos", "uniform", "adagrad"),
         ("logistic", "popularity", "adam"),
@@ -279,7 +299,7 @@ def test_refit_starts_over(data):
 )
 def test_every_loss_sampler_and_optimizer_learns(planted, loss, negatives, optimizer):
     train, test, _ = planted
-    rates = {"adagrad": 0.1, "sgd": 0.1, "adam": 0.01}
+    rates = {"adagrad": 0.1, "sgd": 0.1, "adam": 0.01, "rowwise-adagrad": 0.1}
     model = MatrixFactorization(dim=8, epochs=4, threads=2, seed=0, loss=loss, negatives=negatives,
                                 optimizer=optimizer, learning_rate=rates[optimizer], n_negatives=2)
     model.fit(train, progress=False)

@@ -73,7 +73,7 @@ def test_fold_in_with_every_loss_finds_the_groups_missing_item(model, loss):
     assert ids[:, 0].tolist() == MISSING
 
 
-@pytest.mark.parametrize("optimizer, learning_rate", [("sgd", 0.1), ("adagrad", 0.15), ("adam", 0.02)])
+@pytest.mark.parametrize("optimizer, learning_rate", [("sgd", 0.1), ("adagrad", 0.15), ("adam", 0.02), ("rowwise-adagrad", 0.15)])
 @pytest.mark.parametrize("negatives", ["uniform", "unseen", "popularity"])
 def test_fold_in_with_every_optimizer_and_sampler_finds_the_missing_item(model, optimizer, learning_rate, negatives):
     model.set_params(optimizer=optimizer, learning_rate=learning_rate, negatives=negatives)
@@ -208,7 +208,7 @@ def test_bad_fold_in_arguments_are_named(model):
         (dict(loss="softmax"),
          rf"fold_in supports models trained with loss bpr, .*logistic; this {MODEL_NAME} has loss='softmax'"),
         (dict(optimizer="lbfgs"),
-         rf"fold_in supports the optimizers sgd, adagrad, adam; this {MODEL_NAME} has optimizer='lbfgs'"),
+         rf"fold_in supports the optimizers sgd, adagrad, adam, rowwise-adagrad; this {MODEL_NAME} has optimizer='lbfgs'"),
         (dict(n_negatives=0), r"n_negatives must be a positive integer, got 0"),
         (dict(l2=float("nan")), r"l2 must be a finite number >= 0, got nan"),
     ],

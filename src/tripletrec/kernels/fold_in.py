@@ -17,9 +17,9 @@ One epoch visits each of the user's positives once, in a random order, with
 the step of :func:`pair_step` (``bpr``, ``sigmoid``, ``hinge``, and ``warp``
 / ``warp-kos`` once a violating negative is found) or :func:`point_step`
 (``logistic``). The optimizers follow :mod:`tripletrec.kernels.training`
-(``sgd``, ``adagrad`` with its accumulator starting at
-:data:`~tripletrec.kernels.training.ADAGRAD_INITIAL_ACCUMULATOR`, lazy
-``adam``), restricted to the user row, with the optimizer state started
+(``sgd``, ``adagrad`` and ``rowwise-adagrad`` with their accumulators
+starting at :data:`~tripletrec.kernels.training.ADAGRAD_INITIAL_ACCUMULATOR`,
+lazy ``adam``), restricted to the user row, with the optimizer state started
 afresh for every folded-in user.
 
 The vector returned is the average of the user's vectors at the end of the
@@ -68,6 +68,7 @@ __all__ = ["fold_in_users", "pair_step", "point_step", "user_random_state"]
 SGD = OPTIMIZER_CODES["sgd"]
 ADAGRAD = OPTIMIZER_CODES["adagrad"]
 ADAM = OPTIMIZER_CODES["adam"]
+ROWWISE_ADAGRAD = OPTIMIZER_CODES["rowwise-adagrad"]
 
 # As in training: reassociation lets LLVM vectorise the dot products (2.2x
 # faster fold-in at dim 64); no "nnan"/"ninf", so divergence still shows.
@@ -120,7 +121,19 @@ def _update_user(
     """
     dim = user_vector.shape[0]
     pairwise = direction_right.shape[0] > 0
-    if optimizer == ADAM:
+    if optimizer == ROWWISE_ADAGRAD:
+        # One sum for the whole row, kept in second_moment[0].
+        squares = _ZERO32
+        for index in range(dim):
+            direction = direction_left[index]
+            if pairwise:
+                direction = direction - direction_right[index]
+            step_gradient = gradient * direction + l2 * user_vector[index]
+            squares += step_gradient * step_gradient
+        row_sum = second_moment[0] + squares / np.float32(dim)
+        second_moment[0] = row_sum
+        rate = learning_rate / np.sqrt(row_sum)
+    elif optimizer == ADAM:
         adam_steps += 1
         rate = np.float32(
             learning_rate * math.sqrt(1.0 - ADAM_BETA2**adam_steps) / (1.0 - ADAM_BETA1**adam_steps)
@@ -136,6 +149,8 @@ def _update_user(
         step_gradient = gradient * direction + l2 * value
         if optimizer == SGD:
             user_vector[index] = value - learning_rate * step_gradient
+        elif optimizer == ROWWISE_ADAGRAD:
+            user_vector[index] = value - rate * step_gradient
         elif optimizer == ADAGRAD:
             total = second_moment[index] + step_gradient * step_gradient
             second_moment[index] = total
@@ -171,7 +186,8 @@ def pair_step(
         Updated in place.
     first_moment, second_moment : ndarray, shape (dim,), float32
         Optimizer state, updated in place: Adagrad's sums live in
-        ``second_moment``; Adam uses both; SGD neither.
+        ``second_moment`` (row-wise Adagrad's one sum in
+        ``second_moment[0]``); Adam uses both; SGD neither.
     adam_steps : int64
         Adam's step count before this step.
     positive_vector, negative_vector : ndarray, shape (dim,), float32
@@ -260,7 +276,7 @@ def _fold_in_user(
     user_vector = user_factors[user]
     first_moment = first_moments[user]
     second_moment = second_moments[user]
-    if optimizer == ADAGRAD:
+    if optimizer == ADAGRAD or optimizer == ROWWISE_ADAGRAD:
         second_moment[:] = np.float32(ADAGRAD_INITIAL_ACCUMULATOR)
     adam_steps = np.int64(0)
     state = user_random_state(np.uint64(seed), np.int64(user))

@@ -28,6 +28,11 @@ alone: no decay, no L2):
 * ``sgd``: ``x -= learning_rate * g``;
 * ``adagrad`` [3]_: ``G += g * g``; ``x -= learning_rate * g / sqrt(G)``,
   with ``G`` starting at ``ADAGRAD_INITIAL_ACCUMULATOR``;
+* ``rowwise-adagrad`` [5]_: one sum per row, ``G += mean(g * g)`` over the
+  row's values; ``x -= learning_rate * g / sqrt(G)``, ``G`` starting at
+  ``ADAGRAD_INITIAL_ACCUMULATOR``. A bias is a row of one value. One
+  square root per row instead of per value, and a state of one number per
+  row, which on large catalogues stays in cache;
 * ``adam`` [4]_, lazy (sparse) form: the moments of a row are updated only
   when the row is touched, and the bias correction uses that row's own
   step count ``t``: ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g * g``;
@@ -51,6 +56,9 @@ References
    online learning and stochastic optimization", JMLR 12, 2011.
 .. [4] D. P. Kingma and J. Ba, "Adam: A method for stochastic
    optimization", ICLR 2015.
+.. [5] M. Naumov et al., "Deep learning recommendation model for
+   personalization and recommendation systems", arXiv:1906.00091, 2019
+   (the row-wise Adagrad of its embedding tables).
 """
 
 from __future__ import annotations
@@ -87,9 +95,9 @@ __all__ = [
 ]
 
 #: Names of the optimizers, in code order.
-OPTIMIZERS = ("sgd", "adagrad", "adam")
+OPTIMIZERS = ("sgd", "adagrad", "adam", "rowwise-adagrad")
 OPTIMIZER_CODES = {name: code for code, name in enumerate(OPTIMIZERS)}
-SGD, ADAGRAD, ADAM = (OPTIMIZER_CODES[name] for name in OPTIMIZERS)
+SGD, ADAGRAD, ADAM, ROWWISE_ADAGRAD = (OPTIMIZER_CODES[name] for name in OPTIMIZERS)
 
 #: Starting value of Adagrad's squared-gradient sums: keeps the first steps
 #: of a row at about ``learning_rate * g / sqrt(0.1)`` instead of a full
@@ -104,7 +112,7 @@ ADAM_EPSILON = 1e-8
 SCRATCH_PADDING = 16
 
 #: How many examples ahead the kernel draws negatives and prefetches rows.
-PREFETCH_DISTANCE = 4
+PREFETCH_DISTANCE = 8
 
 #: How many draws ahead WARP draws its further negatives and prefetches them.
 WARP_LOOKAHEAD = 8
@@ -417,6 +425,21 @@ def _adam_rate(learning_rate, steps, row):
 
 
 @numba.njit(inline="always", **_OPTIONS)
+def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
+    # Both Adagrads: a bias is a row of one value.
+    bias_p = item_biases[positive]
+    bias_n = item_biases[negative]
+    gp = gradient + bias_l2 * bias_p
+    gn = bias_l2 * bias_n - gradient
+    sp = bias_moment2[positive] + gp * gp
+    sn = bias_moment2[negative] + gn * gn
+    bias_moment2[positive] = sp
+    bias_moment2[negative] = sn
+    item_biases[positive] = bias_p - learning_rate * gp / np.sqrt(sp)
+    item_biases[negative] = bias_n - learning_rate * gn / np.sqrt(sn)
+
+
+@numba.njit(inline="always", **_OPTIONS)
 def _pair_step(
     user, positive, negative, gradient,
     user_factors, item_factors, item_biases,
@@ -463,16 +486,42 @@ def _pair_step(
             p_row[k] = p - learning_rate * gp / np.sqrt(sp)
             n_row[k] = n - learning_rate * gn / np.sqrt(sn)
         if use_biases:
-            bias_p = item_biases[positive]
-            bias_n = item_biases[negative]
-            gp = gradient + bias_l2 * bias_p
-            gn = bias_l2 * bias_n - gradient
-            sp = bias_moment2[positive] + gp * gp
-            sn = bias_moment2[negative] + gn * gn
-            bias_moment2[positive] = sp
-            bias_moment2[negative] = sn
-            item_biases[positive] = bias_p - learning_rate * gp / np.sqrt(sp)
-            item_biases[negative] = bias_n - learning_rate * gn / np.sqrt(sn)
+            _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
+    elif optimizer == ROWWISE_ADAGRAD:
+        # The mean squared gradient of each row first: the whole row then
+        # moves with one rate, one square root per row instead of per value.
+        square_u = _ZERO32
+        square_p = _ZERO32
+        square_n = _ZERO32
+        for k in range(dim):
+            u = u_row[k]
+            p = p_row[k]
+            n = n_row[k]
+            gu = gradient * (p - n) + l2 * u
+            gp = gradient * u + l2 * p
+            gn = l2 * n - gradient * u
+            square_u += gu * gu
+            square_p += gp * gp
+            square_n += gn * gn
+        inverse_dim = _ONE32 / np.float32(dim)
+        su = user_moment2[user, 0] + square_u * inverse_dim
+        sp = item_moment2[positive, 0] + square_p * inverse_dim
+        sn = item_moment2[negative, 0] + square_n * inverse_dim
+        user_moment2[user, 0] = su
+        item_moment2[positive, 0] = sp
+        item_moment2[negative, 0] = sn
+        rate_u = learning_rate / np.sqrt(su)
+        rate_p = learning_rate / np.sqrt(sp)
+        rate_n = learning_rate / np.sqrt(sn)
+        for k in range(dim):
+            u = u_row[k]
+            p = p_row[k]
+            n = n_row[k]
+            u_row[k] = u - rate_u * (gradient * (p - n) + l2 * u)
+            p_row[k] = p - rate_p * (gradient * u + l2 * p)
+            n_row[k] = n - rate_n * (l2 * n - gradient * u)
+        if use_biases:
+            _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
     else:
         beta1 = np.float32(ADAM_BETA1)
         beta2 = np.float32(ADAM_BETA2)
@@ -546,6 +595,34 @@ def _point_step(
         if use_biases:
             bias = item_biases[item]
             item_biases[item] = bias - learning_rate * (gradient + bias_l2 * bias)
+    elif optimizer == ROWWISE_ADAGRAD:
+        square_u = _ZERO32
+        square_i = _ZERO32
+        for k in range(dim):
+            u = u_row[k]
+            v = i_row[k]
+            gu = gradient * v + l2 * u
+            gv = gradient * u + l2 * v
+            square_u += gu * gu
+            square_i += gv * gv
+        inverse_dim = _ONE32 / np.float32(dim)
+        su = user_moment2[user, 0] + square_u * inverse_dim
+        sv = item_moment2[item, 0] + square_i * inverse_dim
+        user_moment2[user, 0] = su
+        item_moment2[item, 0] = sv
+        rate_u = learning_rate / np.sqrt(su)
+        rate_i = learning_rate / np.sqrt(sv)
+        for k in range(dim):
+            u = u_row[k]
+            v = i_row[k]
+            u_row[k] = u - rate_u * (gradient * v + l2 * u)
+            i_row[k] = v - rate_i * (gradient * u + l2 * v)
+        if use_biases:
+            bias = item_biases[item]
+            gb = gradient + bias_l2 * bias
+            sb = bias_moment2[item] + gb * gb
+            bias_moment2[item] = sb
+            item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
     elif optimizer == ADAGRAD:
         u_sum = user_moment2[user]
         i_sum = item_moment2[item]
@@ -605,7 +682,7 @@ def _point_step(
 @numba.njit(inline="always", **_OPTIONS)
 def _prefetch_example(
     position, negative, interaction_users, indices, user_factors, item_factors, item_biases,
-    user_moment1, user_moment2, item_moment1, item_moment2,
+    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2,
 ):
     user = interaction_users[position]
     positive = indices[position]
@@ -620,6 +697,9 @@ def _prefetch_example(
     _prefetch_row(item_moment2, negative)
     _prefetch(item_biases, positive)
     _prefetch(item_biases, negative)
+    if bias_moment2.shape[0] > 0:
+        _prefetch(bias_moment2, positive)
+        _prefetch(bias_moment2, negative)
 
 
 @numba.njit(**_OPTIONS)
@@ -687,7 +767,7 @@ def _train_positions(
         )
         upcoming_negatives[ahead] = negative
         _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
-                          item_biases, user_moment1, user_moment2, item_moment1, item_moment2)
+                          item_biases, user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2)
     for example in range(n_examples):
         slot = example % PREFETCH_DISTANCE
         first_negative = upcoming_negatives[slot]
@@ -701,7 +781,7 @@ def _train_positions(
             )
             upcoming_negatives[slot] = negative
             _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
-                              item_biases, user_moment1, user_moment2, item_moment1, item_moment2)
+                              item_biases, user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2)
 
         position = positions[example]
         user = np.int64(interaction_users[position])

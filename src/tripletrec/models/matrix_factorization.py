@@ -101,9 +101,13 @@ class MatrixFactorization(BaseModel):
         Negatives per positive, each its own step, for ``bpr``, ``sigmoid``,
         ``hinge`` and ``logistic``. ``warp`` and ``warp-kos`` draw until a
         negative violates the margin, at most ``max_sampled``.
-    optimizer : {"sgd", "adagrad", "adam"}
-        ``adam`` is the lazy (sparse) variant: only touched rows update their
-        moments, with per-row bias correction.
+    optimizer : {"sgd", "adagrad", "rowwise-adagrad", "adam"}
+        ``adagrad`` keeps a squared-gradient sum per value;
+        ``rowwise-adagrad`` one per row (the mean over the row's values),
+        which is as accurate here and much faster on large catalogues, its
+        state being ``dim`` times smaller. ``adam`` is the lazy (sparse)
+        variant: only touched rows update their moments, with per-row bias
+        correction.
     learning_rate : float
         Step size, > 0.
     l2 : float
@@ -198,7 +202,7 @@ class MatrixFactorization(BaseModel):
         loss: str = "bpr",
         negatives: str = "uniform",
         n_negatives: int = 1,
-        optimizer: str = "adagrad",
+        optimizer: str = "rowwise-adagrad",
         learning_rate: float = 0.15,
         l2: float = 0.02,
         bias_l2: float = 0.0,
@@ -484,10 +488,12 @@ class MatrixFactorization(BaseModel):
             "user_steps": np.zeros(0, dtype=np.int64),
             "item_steps": np.zeros(0, dtype=np.int64),
         }
-        if settings.optimizer == training.ADAGRAD:
+        if settings.optimizer in (training.ADAGRAD, training.ROWWISE_ADAGRAD):
             start = np.float32(training.ADAGRAD_INITIAL_ACCUMULATOR)
-            state["user_moment2"] = np.full((n_users, dim), start, dtype=np.float32)
-            state["item_moment2"] = np.full((n_items, dim), start, dtype=np.float32)
+            # Row-wise Adagrad keeps one sum per row: the mean over the row's coordinates.
+            width = dim if settings.optimizer == training.ADAGRAD else 1
+            state["user_moment2"] = np.full((n_users, width), start, dtype=np.float32)
+            state["item_moment2"] = np.full((n_items, width), start, dtype=np.float32)
             state["bias_moment2"] = np.full(n_items, start, dtype=np.float32)
         elif settings.optimizer == training.ADAM:
             for name, rows in (("user", n_users), ("item", n_items)):
@@ -656,7 +662,7 @@ class MatrixFactorization(BaseModel):
                     np.float32(settings.bias_l2),
                     np.float64(settings.margin),
                     settings.biases,
-                    settings.use_weights,
+                    data.use_weights,
                     settings.random_order,
                     chunk_losses,
                     chunk_weights,
@@ -673,18 +679,21 @@ class _EpochData:
     def __init__(self, train: Interactions, settings: _Settings):
         self.indptr = np.ascontiguousarray(train.indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(train.indices, dtype=np.int32)
-        weights = np.asarray(train.weights, dtype=np.float64)
-        if settings.use_weights:
-            positive = weights > 0
-            if not positive.any():
-                raise ValueError(
-                    "train has no interaction with a positive weight; pass use_weights=False "
-                    "to count every stored pair"
-                )
+        weights = np.asarray(train.weights, dtype=np.float32)
+        # Equal weights are the same as no weights: the kernel then skips them.
+        self.use_weights = settings.use_weights and len(weights) > 0 and weights.min() != weights.max()
+        if settings.use_weights and len(weights) > 0 and weights.max() <= 0:
+            raise ValueError(
+                "train has no interaction with a positive weight; pass use_weights=False "
+                "to count every stored pair"
+            )
+        if self.use_weights:
+            positive = weights[weights > 0] if weights.min() <= 0 else weights
             # Mean 1 over the weighted pairs: the learning rate then means the
             # same whether weights are counts, ratings or already in 0..1.
-            weights = weights / weights[positive].mean()
-        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+            self.weights = weights * np.float32(1.0 / positive.mean(dtype=np.float64))
+        else:
+            self.weights = np.ones(0, dtype=np.float32)
         self.counts = np.diff(self.indptr)
         self.interaction_users = np.repeat(
             np.arange(train.n_users, dtype=np.int32), self.counts

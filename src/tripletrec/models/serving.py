@@ -491,7 +491,7 @@ class RecommenderMixin:
                 f"fold_in supports models trained with loss {', '.join(FOLD_IN_LOSSES)}; "
                 f"this {type(self).__name__} has loss={loss!r}"
             )
-        optimizer = params.get("optimizer", "adagrad")
+        optimizer = params.get("optimizer", "rowwise-adagrad")
         if optimizer not in OPTIMIZER_CODES:
             raise ValueError(
                 f"fold_in supports the optimizers {', '.join(OPTIMIZER_CODES)}; this "
