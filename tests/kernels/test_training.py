@@ -197,7 +197,7 @@ def run_kernel(
         user_steps=np.zeros(first_rows_user, np.int64),
         item_steps=np.zeros(first_rows_item, np.int64),
     )
-    positions = np.empty(len(indices), dtype=np.int64)
+    positions = np.empty(len(indices), dtype=np.int32)  # as the model passes it
     chunk_losses = np.zeros(n_chunks)
     chunk_weights = np.zeros(n_chunks)
     with np.errstate(over="ignore"):

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
+from .prefetch import prefetch
 from .training import build_alias_table as vose_alias_table
 
 __all__ = [
     "alias_probabilities",
     "build_alias_table",
     "exp_nonpositive",
-    "prefetch_row",
     "sample_user_items",
     "shuffled_positions",
     "splitmix64",
@@ -57,43 +54,6 @@ _EXP_TAYLOR = 1.0 / np.cumprod(np.concatenate(([1.0], np.arange(1.0, 13.0))))
 # Users per parallel task: large enough to amortise the per-task scratch
 # arrays, small enough that skewed user activity still balances over threads.
 USERS_PER_TASK = 256
-
-
-if numba.config.DISABLE_JIT:
-
-    def prefetch_row(array, row):
-        """Without the JIT a prefetch hint has nothing to do."""
-
-else:
-
-    @intrinsic
-    def prefetch_row(typingctx, array, row):
-        """Hint the CPU to fetch ``array[row]`` (its first cache line) into cache.
-
-        Compiles to LLVM's ``llvm.prefetch`` (read, high locality); it never
-        faults and changes no result, only when the memory arrives.
-        """
-
-        def codegen(context, builder, signature, args):
-            array_type, row_type = signature.args
-            array_struct = context.make_array(array_type)(context, builder, args[0])
-            row_index = context.cast(builder, args[1], row_type, types.intp)
-            stride = builder.extract_value(array_struct.strides, 0)
-            base = builder.ptrtoint(array_struct.data, cgutils.intp_t)
-            address = builder.add(base, builder.mul(row_index, stride))
-            byte_pointer = ir.IntType(8).as_pointer()
-            int32 = ir.IntType(32)
-            prefetch = cgutils.get_or_insert_function(
-                builder.module,
-                ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]),
-                "llvm.prefetch.p0",
-            )
-            builder.call(
-                prefetch, [builder.inttoptr(address, byte_pointer), int32(0), int32(3), int32(1)]
-            )
-            return context.get_dummy_value()
-
-        return types.void(array, row), codegen
 
 
 @numba.njit(cache=True)
@@ -356,8 +316,8 @@ def sample_user_items(
                     # Branch-free: the outcome is a coin flip the CPU cannot predict.
                     use_alias = np.int64(np.int64(bits & _LOW_32_BITS) >= (entry & _CUT_MASK))
                     drawn += use_alias * ((entry >> _ALIAS_BITS) - drawn)
-                    prefetch_row(mark, drawn)
-                    prefetch_row(item_codes, drawn)
+                    prefetch(mark, drawn)
+                    prefetch(item_codes, drawn)
                     pending_rank[slot_at] = drawn
                     slot_at = (slot_at + 1) & _PIPELINE_MASK
                     if rank < 0:

@@ -67,12 +67,10 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir as llvm_ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from ..losses import BPR, LOGISTIC, SIGMOID, WARP, WARP_KOS
 from ..sampling import POPULARITY, UNSEEN
+from .prefetch import prefetch
 
 __all__ = [
     "OPTIMIZERS",
@@ -135,48 +133,13 @@ _ONE32 = np.float32(1.0)
 
 
 # ------------------------------------------------------------------ prefetch
-if numba.config.DISABLE_JIT:
-
-    def _prefetch(row, offset):
-        """No-op stand-in for the compiled prefetch (pure Python has no cache control)."""
-
-else:
-
-    @intrinsic
-    def _prefetch(typingctx, row, offset):
-        """Hint the CPU to load ``row[offset]``'s cache line (``llvm.prefetch``).
-
-        Used to ask for the item rows of the next examples while the current
-        one is computed: on large catalogues the item rows are cache misses,
-        and this hides most of their latency.
-        """
-        if not isinstance(row, types.Array) or row.ndim != 1 or not isinstance(offset, types.Integer):
-            return None
-
-        def codegen(context, builder, signature, arguments):
-            array = context.make_array(signature.args[0])(context, builder, arguments[0])
-            offset_value = context.cast(builder, arguments[1], signature.args[1], types.intp)
-            address = builder.gep(array.data, [offset_value])
-            int32 = llvm_ir.IntType(32)
-            function = cgutils.get_or_insert_function(
-                builder.module,
-                llvm_ir.FunctionType(llvm_ir.VoidType(), [address.type, int32, int32, int32]),
-                "llvm.prefetch.p0",
-            )
-            # read access, keep in all cache levels, data cache
-            builder.call(function, [address, int32(0), int32(3), int32(1)])
-            return context.get_dummy_value()
-
-        return types.void(row, offset), codegen
-
-
 @numba.njit(inline="always", **_OPTIONS)
 def _prefetch_row(matrix, row):
     if matrix.shape[0] > 0:
         values = matrix[row]
         # One hint per 64-byte line of float32 values.
         for offset in range(0, values.shape[0], 16):
-            _prefetch(values, offset)
+            prefetch(values, offset)
 
 
 # ------------------------------------------------------------ random numbers
@@ -695,11 +658,11 @@ def _prefetch_example(
     _prefetch_row(item_moment1, negative)
     _prefetch_row(item_moment2, positive)
     _prefetch_row(item_moment2, negative)
-    _prefetch(item_biases, positive)
-    _prefetch(item_biases, negative)
+    prefetch(item_biases, positive)
+    prefetch(item_biases, negative)
     if bias_moment2.shape[0] > 0:
-        _prefetch(bias_moment2, positive)
-        _prefetch(bias_moment2, negative)
+        prefetch(bias_moment2, positive)
+        prefetch(bias_moment2, negative)
 
 
 @numba.njit(**_OPTIONS)
@@ -858,7 +821,7 @@ def _train_positions(
                                 )
                                 warp_queue[queued] = upcoming
                                 _prefetch_row(item_factors, upcoming)
-                                _prefetch(item_biases, upcoming)
+                                prefetch(item_biases, upcoming)
                         queue_slot = (draws - 2) % lookahead
                         negative = warp_queue[queue_slot]
                         if draws + lookahead <= max_sampled:
@@ -868,7 +831,7 @@ def _train_positions(
                             )
                             warp_queue[queue_slot] = upcoming
                             _prefetch_row(item_factors, upcoming)
-                            _prefetch(item_biases, upcoming)
+                            prefetch(item_biases, upcoming)
                     negative_score = dot(user_row, item_factors[negative]) + item_biases[negative]
                     difference = np.float64(positive_score) - np.float64(negative_score)
                     if difference < margin:
@@ -977,7 +940,7 @@ def train_epoch(
     alias_threshold : ndarray, shape (n_items,), float32
     alias : ndarray, shape (n_items,), int32
         The popularity sampler's alias table (may be empty otherwise).
-    positions : ndarray, shape (nnz,), int64
+    positions : ndarray, shape (nnz,), int32 (int64 from 2**31 pairs)
         Scratch: the visiting order of the interactions.
     kos_scores : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), float32
     kos_positions : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), int64

@@ -699,7 +699,9 @@ class _EpochData:
             np.arange(train.n_users, dtype=np.int32), self.counts
         )
         self.active_users = np.flatnonzero(self.counts > 0).astype(np.int64)
-        self.positions = np.empty(len(self.indices), dtype=np.int64)
+        # The visiting order: int32 halves the largest scratch array (and its
+        # memory traffic) wherever the stored pairs fit.
+        self.positions = np.empty(len(self.indices), dtype=np.int32 if len(self.indices) < 2**31 else np.int64)
         scratch_width = settings.kos_n + training.SCRATCH_PADDING
         self.kos_scores = np.zeros((settings.n_chunks, scratch_width), dtype=np.float32)
         self.kos_positions = np.zeros((settings.n_chunks, scratch_width), dtype=np.int64)
