@@ -391,3 +391,14 @@ def test_score_rejects_bad_indices_and_unfitted_models(data):
         model.score([0, 40])
     with pytest.raises(ValueError, match="items must hold integer dense indices"):
         model.score([0], items=[0.5])
+
+
+def test_vectors_start_uniform_with_the_documented_spread(data):
+    # A learning rate of 1e-12 leaves the starting vectors as they were drawn.
+    model = MatrixFactorization(dim=16, epochs=1, threads=1, seed=0, optimizer="sgd", learning_rate=1e-12,
+                                init_scale=0.4).fit(data, progress=False)
+    values = np.concatenate([model.user_factors_.ravel(), model.item_factors_.ravel()])
+    half_width = np.sqrt(3.0) * 0.4 / np.sqrt(16)
+    assert np.abs(values).max() <= half_width * (1 + 1e-6)
+    assert np.abs(values).max() > 0.95 * half_width
+    assert values.std() == pytest.approx(0.4 / np.sqrt(16), rel=0.05)

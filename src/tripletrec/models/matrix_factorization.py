@@ -142,7 +142,8 @@ class MatrixFactorization(BaseModel):
         user by user (each user's positives together, in random order).
         Slower, because user rows fall out of cache; kept for comparison.
     init_scale : float
-        Vectors start as ``normal(0, init_scale / sqrt(dim))`` per entry.
+        Vectors start uniform on ``[-w, w]`` per entry, ``w = sqrt(3) *
+        init_scale / sqrt(dim)``: standard deviation ``init_scale / sqrt(dim)``.
     early_stopping : str, optional
         A validation metric (``"auc"``, ``"precision@10"``, ``"ndcg"``, ...,
         higher is better) to stop on: training stops once it has not
@@ -438,11 +439,15 @@ class MatrixFactorization(BaseModel):
         root = np.random.SeedSequence(settings.seed)
         init_sequence, shuffle_sequence, kernel_sequence = root.spawn(3)
         init_random = np.random.default_rng(init_sequence)
-        scale = np.float32(settings.init_scale / math.sqrt(settings.dim))
-        user_factors = init_random.standard_normal((self.n_users_, settings.dim), dtype=np.float32)
-        item_factors = init_random.standard_normal((self.n_items_, settings.dim), dtype=np.float32)
-        user_factors *= scale
-        item_factors *= scale
+        # Uniform on [-w, w] with standard deviation init_scale / sqrt(dim):
+        # four times cheaper to draw than normal values, which on large
+        # catalogues was a tenth of a three-epoch fit.
+        half_width = np.float32(math.sqrt(3.0) * settings.init_scale / math.sqrt(settings.dim))
+        user_factors = init_random.random((self.n_users_, settings.dim), dtype=np.float32)
+        item_factors = init_random.random((self.n_items_, settings.dim), dtype=np.float32)
+        for factors in (user_factors, item_factors):
+            factors -= np.float32(0.5)
+            factors *= 2 * half_width
         user_factors[train.user_counts() == 0] = 0.0
         self.user_factors_ = user_factors
         self.item_factors_ = item_factors
