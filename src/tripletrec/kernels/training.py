@@ -388,6 +388,27 @@ def _adam_rate(learning_rate, steps, row):
 
 
 @numba.njit(inline="always", **_OPTIONS)
+def _pair_update(u_row, p_row, n_row, gradient, l2, rate_u, rate_p, rate_n):
+    # SGD and row-wise Adagrad: each row moves by its own rate times its gradient.
+    for k in range(u_row.shape[0]):
+        u = u_row[k]
+        p = p_row[k]
+        n = n_row[k]
+        u_row[k] = u - rate_u * (gradient * (p - n) + l2 * u)
+        p_row[k] = p - rate_p * (gradient * u + l2 * p)
+        n_row[k] = n - rate_n * (l2 * n - gradient * u)
+
+
+@numba.njit(inline="always", **_OPTIONS)
+def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
+    for k in range(u_row.shape[0]):
+        u = u_row[k]
+        v = i_row[k]
+        u_row[k] = u - rate_u * (gradient * v + l2 * u)
+        i_row[k] = v - rate_i * (gradient * u + l2 * v)
+
+
+@numba.njit(inline="always", **_OPTIONS)
 def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias_p = item_biases[positive]
@@ -416,13 +437,7 @@ def _pair_step(
     n_row = item_factors[negative]
     dim = u_row.shape[0]
     if optimizer == SGD:
-        for k in range(dim):
-            u = u_row[k]
-            p = p_row[k]
-            n = n_row[k]
-            u_row[k] = u - learning_rate * (gradient * (p - n) + l2 * u)
-            p_row[k] = p - learning_rate * (gradient * u + l2 * p)
-            n_row[k] = n - learning_rate * (l2 * n - gradient * u)
+        _pair_update(u_row, p_row, n_row, gradient, l2, learning_rate, learning_rate, learning_rate)
         if use_biases:
             bias_p = item_biases[positive]
             bias_n = item_biases[negative]
@@ -473,16 +488,8 @@ def _pair_step(
         user_moment2[user, 0] = su
         item_moment2[positive, 0] = sp
         item_moment2[negative, 0] = sn
-        rate_u = learning_rate / np.sqrt(su)
-        rate_p = learning_rate / np.sqrt(sp)
-        rate_n = learning_rate / np.sqrt(sn)
-        for k in range(dim):
-            u = u_row[k]
-            p = p_row[k]
-            n = n_row[k]
-            u_row[k] = u - rate_u * (gradient * (p - n) + l2 * u)
-            p_row[k] = p - rate_p * (gradient * u + l2 * p)
-            n_row[k] = n - rate_n * (l2 * n - gradient * u)
+        _pair_update(u_row, p_row, n_row, gradient, l2, learning_rate / np.sqrt(su), learning_rate / np.sqrt(sp),
+                     learning_rate / np.sqrt(sn))
         if use_biases:
             _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
     else:
@@ -550,11 +557,7 @@ def _point_step(
     i_row = item_factors[item]
     dim = u_row.shape[0]
     if optimizer == SGD:
-        for k in range(dim):
-            u = u_row[k]
-            v = i_row[k]
-            u_row[k] = u - learning_rate * (gradient * v + l2 * u)
-            i_row[k] = v - learning_rate * (gradient * u + l2 * v)
+        _point_update(u_row, i_row, gradient, l2, learning_rate, learning_rate)
         if use_biases:
             bias = item_biases[item]
             item_biases[item] = bias - learning_rate * (gradient + bias_l2 * bias)
@@ -573,13 +576,7 @@ def _point_step(
         sv = item_moment2[item, 0] + square_i * inverse_dim
         user_moment2[user, 0] = su
         item_moment2[item, 0] = sv
-        rate_u = learning_rate / np.sqrt(su)
-        rate_i = learning_rate / np.sqrt(sv)
-        for k in range(dim):
-            u = u_row[k]
-            v = i_row[k]
-            u_row[k] = u - rate_u * (gradient * v + l2 * u)
-            i_row[k] = v - rate_i * (gradient * u + l2 * v)
+        _point_update(u_row, i_row, gradient, l2, learning_rate / np.sqrt(su), learning_rate / np.sqrt(sv))
         if use_biases:
             bias = item_biases[item]
             gb = gradient + bias_l2 * bias
