@@ -570,7 +570,7 @@ def write_page(path, context):
     Path(path).write_text("\n".join(lines))
 
 
-def update_readme(readme, table, epochs):
+def update_readme(readme, table, epochs, cores):
     start, end = "<!-- benchmark-summary:start -->", "<!-- benchmark-summary:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
@@ -583,7 +583,7 @@ def update_readme(readme, table, epochs):
         table,
         "",
         f"MovieLens 100k `ua` (ratings >= 4), dim 100, {epochs} epochs; throughput on synthetic data, dim 64; "
-        "all from one run of `python benchmarks/compare.py` on a 2-core machine. Details, the machine and "
+        f"all from one run of `python benchmarks/compare.py` on a {cores}-core machine. Details, the machine and "
         "how each peer was installed: [docs/benchmarks.md](docs/benchmarks.md).",
         end,
     ])
@@ -687,7 +687,7 @@ def main():
         "scale_epochs": scale_epochs, "ratios": ratios, "serve_size": serve_size,
     }
     write_page(args.out / "benchmarks.md", context)
-    update_readme(args.readme, table, seed_epochs)
+    update_readme(args.readme, table, seed_epochs, machine["cores"])
     print(f"\nwrote {args.out / 'benchmarks.md'}, {image_directory}/seed_protocol.png, scale.png "
           f"in {(time.perf_counter() - began) / 60:.1f} min")
 
