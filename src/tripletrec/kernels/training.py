@@ -409,6 +409,16 @@ def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
 
 
 @numba.njit(inline="always", **_OPTIONS)
+def _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
+    # Both Adagrads: a bias is a row of one value.
+    bias = item_biases[item]
+    gb = gradient + bias_l2 * bias
+    sb = bias_moment2[item] + gb * gb
+    bias_moment2[item] = sb
+    item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
+
+
+@numba.njit(inline="always", **_OPTIONS)
 def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias_p = item_biases[positive]
@@ -578,11 +588,7 @@ def _point_step(
         item_moment2[item, 0] = sv
         _point_update(u_row, i_row, gradient, l2, learning_rate / np.sqrt(su), learning_rate / np.sqrt(sv))
         if use_biases:
-            bias = item_biases[item]
-            gb = gradient + bias_l2 * bias
-            sb = bias_moment2[item] + gb * gb
-            bias_moment2[item] = sb
-            item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
+            _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
     elif optimizer == ADAGRAD:
         u_sum = user_moment2[user]
         i_sum = item_moment2[item]
@@ -598,11 +604,7 @@ def _point_step(
             u_row[k] = u - learning_rate * gu / np.sqrt(su)
             i_row[k] = v - learning_rate * gv / np.sqrt(sv)
         if use_biases:
-            bias = item_biases[item]
-            gb = gradient + bias_l2 * bias
-            sb = bias_moment2[item] + gb * gb
-            bias_moment2[item] = sb
-            item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
+            _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
     else:
         beta1 = np.float32(ADAM_BETA1)
         beta2 = np.float32(ADAM_BETA2)

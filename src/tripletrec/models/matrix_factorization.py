@@ -685,15 +685,16 @@ class _EpochData:
         self.indptr = np.ascontiguousarray(train.indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(train.indices, dtype=np.int32)
         weights = np.asarray(train.weights, dtype=np.float32)
-        # Equal weights are the same as no weights: the kernel then skips them.
-        self.use_weights = settings.use_weights and len(weights) > 0 and weights.min() != weights.max()
-        if settings.use_weights and len(weights) > 0 and weights.max() <= 0:
+        lowest, highest = (weights.min(), weights.max()) if len(weights) > 0 else (1.0, 1.0)
+        if settings.use_weights and highest <= 0:
             raise ValueError(
                 "train has no interaction with a positive weight; pass use_weights=False "
                 "to count every stored pair"
             )
+        # Equal weights are the same as no weights: the kernel then skips them.
+        self.use_weights = settings.use_weights and lowest != highest
         if self.use_weights:
-            positive = weights[weights > 0] if weights.min() <= 0 else weights
+            positive = weights[weights > 0] if lowest <= 0 else weights
             # Mean 1 over the weighted pairs: the learning rate then means the
             # same whether weights are counts, ratings or already in 0..1.
             self.weights = weights * np.float32(1.0 / positive.mean(dtype=np.float64))
