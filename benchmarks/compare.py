@@ -14,7 +14,7 @@ Workloads:
    negatives), precision@10 (training items excluded) and the cumulative
    training seconds (evaluation not counted). Plot: AUC against training
    time, log time axis.
-2. **Scale**: synthetic data (:func:`tripletrec.datasets.synthetic`) of 1M,
+2. **Scale**: synthetic data (:func:`tripletrec.data.synthetic`) of 1M,
    5M and 20M interactions, dim 64: seconds per epoch (wall time of one
    ``fit`` call of several epochs, divided by the epochs, after a small
    warm-up fit that loads compiled code), samples per second (interactions
@@ -233,7 +233,7 @@ def _warm_up(system, threads):
 
 
 def run_seed_protocol(spec):
-    from tripletrec import datasets, evaluate
+    from tripletrec import data as datasets, evaluate
 
     data = datasets.movielens("ml-100k", split="ua", min_rating=4)
     train, test = data.train.binarize(), data.test
@@ -369,7 +369,7 @@ def size_label(n):
 
 
 def make_synthetic(directory, sizes):
-    from tripletrec import datasets
+    from tripletrec import data as datasets
 
     paths = {}
     for size in sizes:
@@ -520,7 +520,7 @@ def write_page(path, context):
         "",
         "## 2. Scale: synthetic interactions, dim 64",
         "",
-        f"`tripletrec.datasets.synthetic` (planted rank 32, popularity exponent 1). Each fit runs "
+        f"`tripletrec.data.synthetic` (planted rank 32, popularity exponent 1). Each fit runs "
         f"{context['scale_epochs']} epoch(s) after a warm-up fit on tiny data; seconds per epoch are the "
         "fit's wall time over its epochs, so they include each library's per-fit setup. Samples per second "
         "count one sample per training interaction per epoch (for ALS: interactions processed per second). "

@@ -56,7 +56,7 @@ def seconds_of(function) -> float:
 
 
 def movielens_part(repeats: int) -> None:
-    from tripletrec.datasets import movielens
+    from tripletrec.data import movielens
 
     dataset = movielens("ml-100k", split="ua", min_rating=4, download=False, progress=False)
     train, test = dataset.train, dataset.test

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from tripletrec.models.topk import ITEM_CHUNK, _score_and_select, default_block_size, top_k
+from tripletrec.serving.exact import ITEM_CHUNK, _score_and_select, default_block_size, top_k
 
 
 def random_exclusions(

@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from tripletrec import datasets
+from tripletrec import data as datasets
 from tripletrec.metrics import evaluate
 from tripletrec.models import MatrixFactorization
 

@@ -1,4 +1,4 @@
-"""Time tripletrec.datasets' synthetic() generator at scale.
+"""Time tripletrec.data.synthetic() generator at scale.
 
 Prints the wall time to generate the dataset (after a small warm-up call that
 loads or compiles the numba kernels), interactions per second, the CPU time
@@ -18,7 +18,7 @@ import time
 
 import numba
 
-from tripletrec.data.synthetic import synthetic
+from tripletrec.data.planted import synthetic
 
 
 def peak_rss_mib() -> float:

@@ -51,7 +51,7 @@ class MatrixModel:
         for name, value in attributes.items():
             setattr(self, name, value)
 
-    def score(self, users: np.ndarray) -> np.ndarray:
+    def score_indices(self, users: np.ndarray) -> np.ndarray:
         self.calls.append(len(users))
         return self.scores[users]
 
@@ -513,11 +513,11 @@ class TestValidation:
 
     @pytest.mark.parametrize("k", [0, -1, 4])
     def test_k_out_of_range(self, k):
-        with pytest.raises(ValueError, match=rf"k must be between 1 and the number of items \(3\), got {k}"):
+        with pytest.raises(ValueError, match=rf"k must be an integer >= 1 and <= 3, got {k}"):
             evaluate(self.SCORES, self.TEST, k=k)
 
     def test_k_not_an_integer(self):
-        with pytest.raises(ValueError, match="k must be an integer, got 2.5"):
+        with pytest.raises(ValueError, match="k must be an integer >= 1 and <= 3, got 2.5"):
             evaluate(self.SCORES, self.TEST, k=2.5)
 
     def test_unknown_metric(self):
@@ -541,7 +541,7 @@ class TestValidation:
             evaluate(np.array([["a", "b", "c"], ["d", "e", "f"]]), self.TEST, k=1)
 
     def test_not_a_model(self):
-        with pytest.raises(ValueError, match="must have a score\\(users\\) method or be a score matrix"):
+        with pytest.raises(ValueError, match="must have a score_indices\\(user_indices\\) method or be a score matrix"):
             evaluate("model", self.TEST, k=1)
 
     def test_model_wrong_shape_attributes(self):
@@ -560,7 +560,7 @@ class TestValidation:
 
     def test_model_returns_wrong_shape(self):
         model = MatrixModel(np.zeros((2, 4)))
-        with pytest.raises(ValueError, match=r"model.score\(users\) returned shape \(2, 4\) for 2 users; expected \(2, 3\)"):
+        with pytest.raises(ValueError, match=r"model.score_indices\(users\) returned shape \(2, 4\) for 2 users; expected \(2, 3\)"):
             evaluate(model, self.TEST, k=1)
 
     @pytest.mark.parametrize("column", [0, 2])
@@ -578,5 +578,5 @@ class TestValidation:
             evaluate(model, self.TEST, k=1, block_size=1)
 
     def test_bad_block_size(self):
-        with pytest.raises(ValueError, match="block_size must be a positive integer or None, got 0"):
+        with pytest.raises(ValueError, match="block_size must be an integer >= 1 or None, got 0"):
             evaluate(self.SCORES, self.TEST, k=1, block_size=0)

@@ -55,12 +55,12 @@ def _data_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def load_dataset(args: argparse.Namespace):
     """The Dataset named by the common data arguments."""
-    from . import datasets
+    from . import data as datasets
 
     args = _data_arguments(args)
 
     if args.dataset == "synthetic":
-        from .split import leave_k_out
+        from .data.split import leave_k_out
 
         data = datasets.synthetic(
             n_users=args.users, n_items=args.items, n_interactions=args.interactions, seed=args.seed
@@ -324,7 +324,7 @@ def _command_similar(args: argparse.Namespace) -> int:
 
 
 def _command_datasets(args: argparse.Namespace) -> int:
-    from . import datasets
+    from . import data as datasets
 
     for line in datasets.describe_sources():
         print(line)

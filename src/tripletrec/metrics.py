@@ -40,6 +40,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ._validation import check_integer
 from .data.interactions import IdMap, Interactions
 from .kernels import ranking
 
@@ -172,22 +173,9 @@ def _check_interactions(test: Any, train: Any) -> None:
         raise ValueError("train and test must share id maps: their item_ids differ")
 
 
-def _check_k(k: Any, n_items: int) -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    if not 1 <= k <= n_items:
-        raise ValueError(f"k must be between 1 and the number of items ({n_items}), got {k}")
-    return int(k)
-
-
 def _check_block_size(block_size: Any, n_items: int) -> int:
-    if block_size is None:
-        return max(1, _BLOCK_SCORES // max(n_items, 1))
-    if isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, (int, np.integer)):
-        raise ValueError(f"block_size must be a positive integer or None, got {block_size!r}")
-    if block_size < 1:
-        raise ValueError(f"block_size must be a positive integer or None, got {block_size}")
-    return int(block_size)
+    block_size = check_integer(block_size, "block_size", low=1, allow_none=True)
+    return max(1, _BLOCK_SCORES // max(n_items, 1)) if block_size is None else block_size
 
 
 def _as_score_array(values: Any, what: str) -> np.ndarray:
@@ -215,7 +203,7 @@ class _ScoreSource:
 
     def __init__(self, model_or_scores: Any, test: Interactions):
         self.n_users, self.n_items = test.shape
-        score = getattr(model_or_scores, "score", None)
+        score = getattr(model_or_scores, "score_indices", None)
         if callable(score):
             self.model = model_or_scores
             self.matrix = None
@@ -223,7 +211,7 @@ class _ScoreSource:
             return
         if not isinstance(model_or_scores, (np.ndarray, list, tuple)):
             raise ValueError(
-                "model_or_scores must have a score(users) method or be a score matrix "
+                "model_or_scores must have a score_indices(user_indices) method or be a score matrix "
                 f"(ndarray of shape (n_users, n_items)), got {type(model_or_scores).__name__}"
             )
         self.model = None
@@ -262,10 +250,10 @@ class _ScoreSource:
         """(scores, rows): the score matrix and each user's row in it."""
         if self.matrix is not None:
             return self.matrix, users
-        scores = _as_score_array(self.model.score(users), "model.score(users)")
+        scores = _as_score_array(self.model.score_indices(users), "model.score_indices(users)")
         if scores.shape != (len(users), self.n_items):
             raise ValueError(
-                f"model.score(users) returned shape {scores.shape} for {len(users)} users; "
+                f"model.score_indices(users) returned shape {scores.shape} for {len(users)} users; "
                 f"expected ({len(users)}, {self.n_items})"
             )
         return scores, np.arange(len(users), dtype=np.int64)
@@ -312,8 +300,8 @@ def evaluate(
     Parameters
     ----------
     model_or_scores : model or ndarray, shape (n_users, n_items), float32 or float64
-        A model with ``score(users) -> ndarray, shape (len(users), n_items)``
-        (``users`` an int64 array of dense user indices) and optionally
+        A model with ``score_indices(user_indices) -> ndarray, shape (len(user_indices), n_items)``
+        (an int64 array of dense user indices) and optionally
         ``n_users``, ``n_items``, ``user_ids`` and ``item_ids`` attributes,
         which must match ``test``; or a dense score matrix. Higher scores rank
         first.
@@ -330,7 +318,7 @@ def evaluate(
         Any of ``"auc"``, ``"precision"``, ``"recall"``, ``"ndcg"``,
         ``"map"``, ``"hit_rate"``, ``"mrr"``, ``"coverage"``.
     block_size : int, optional
-        Users scored per call of ``model.score``; memory is about
+        Users scored per call of ``model.score_indices``; memory is about
         ``block_size * n_items`` scores. Default: about 16 million scores
         (64 MiB of float32) per block. Does not change the results.
 
@@ -358,7 +346,7 @@ def evaluate(
     """
     names = _check_metrics(metrics)
     _check_interactions(test, train)
-    k = _check_k(k, test.n_items)
+    k = check_integer(k, "k", low=1, high=test.n_items)
     block_size = _check_block_size(block_size, test.n_items)
     source = _ScoreSource(model_or_scores, test)
 

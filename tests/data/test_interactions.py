@@ -54,7 +54,8 @@ def test_from_arrays_known_answer():
     assert len(data) == 4
     assert data.user_counts().tolist() == [1, 2, 1]
     assert data.item_counts().tolist() == [2, 1, 1]
-    assert data.items_of(1).tolist() == [1, 2]
+    assert data.item_indices_of(1).tolist() == [1, 2]
+    assert data.items_of(data.user_ids.ids[1]).tolist() == data.item_ids.ids[[1, 2]].tolist()
     assert [items.tolist() for items in data.user_items()] == [[0], [1, 2], [0]]
 
 
@@ -155,8 +156,10 @@ def test_threshold_binarize_and_select_keep_shape_and_ids():
     assert data.weights.tolist() == [5.0, 3.0, 4.0, 1.0]  # source untouched
     with pytest.raises(ValueError, match=r"keep must have shape \(4,\)"):
         data.select(np.ones(3, dtype=bool))
-    with pytest.raises(ValueError, match="user index 7 is outside 0..2"):
-        data.items_of(7)
+    with pytest.raises(ValueError, match="user_index 7 is outside 0..2"):
+        data.item_indices_of(7)
+    with pytest.raises(ValueError, match="user_index must be an integer dense index, got 1.0"):
+        data.item_indices_of(1.0)
 
 
 def test_empty_interactions():

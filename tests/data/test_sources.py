@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tripletrec import datasets
+from tripletrec import data as datasets
 from tripletrec.data import sources
-from tripletrec.datasets import (
+from tripletrec.data import (
     CorruptArchiveError,
     DatasetNotFoundError,
     DownloadError,
@@ -32,7 +32,7 @@ from tripletrec.datasets import (
     movielens,
 )
 
-from .test_movielens import FIXTURES, write_fixture, zip_bytes
+from .test_movielens_reader import FIXTURES, write_fixture, zip_bytes
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests of tripletrec.split: partitions, known answers, seeds, errors."""
+"""Tests of tripletrec.data.split: partitions, known answers, seeds, errors."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tripletrec import Interactions
-from tripletrec.split import cold_start_items, leave_k_out, random_split, temporal_split
+from tripletrec.data import cold_start_items, leave_k_out, random_split, temporal_split
 
 
 def records(data):
@@ -151,7 +151,7 @@ def test_cold_start_items_keeps_test_items_out_of_train(data, fraction, seed):
 # ----------------------------------------------------------- known answers
 def external_items(data, user):
     index = data.user_ids.to_index(user)
-    return sorted(data.item_ids.to_external(data.items_of(index)).tolist())
+    return sorted(data.item_ids.to_external(data.item_indices_of(index)).tolist())
 
 
 def test_leave_one_out_by_time_picks_each_users_latest_item(stamped):

@@ -2,6 +2,7 @@
 
 import inspect
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +10,7 @@ import scipy.sparse as sp
 from tripletrec import Interactions
 from tripletrec.metrics import evaluate
 from tripletrec.models import MatrixFactorization, NotFittedError, clone
+from tripletrec.testing import ModelSuite
 
 SMALL = dict(dim=8, epochs=3, threads=1, seed=0)
 
@@ -100,32 +102,55 @@ def test_repr_shows_changed_parameters():
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(loss="triplet"), "loss must be one of bpr, sigmoid, hinge, warp, warp-kos, logistic; got 'triplet'"),
-        (dict(optimizer="rmsprop"), "optimizer must be one of sgd, adagrad, adam, rowwise-adagrad; got 'rmsprop'"),
-        (dict(negatives="hard"), "negatives must be one of uniform, unseen, popularity; got 'hard'"),
-        (dict(dim=0), "dim must be a positive integer, got 0"),
-        (dict(dim=-4), "dim must be a positive integer, got -4"),
-        (dict(dim=2.5), "dim must be a positive integer, got 2.5"),
+        (dict(loss="triplet"), "loss must be one of 'bpr', 'sigmoid', 'hinge', 'warp', 'warp-kos', 'logistic', got 'triplet'"),
+        (dict(optimizer="rmsprop"), "optimizer must be one of 'sgd', 'adagrad', 'adam', 'rowwise-adagrad', got 'rmsprop'"),
+        (dict(negatives="hard"), "negatives must be one of 'uniform', 'unseen', 'popularity', got 'hard'"),
+        (dict(dim=0), "dim must be an integer >= 1, got 0"),
+        (dict(dim=-4), "dim must be an integer >= 1, got -4"),
+        (dict(dim=2.5), "dim must be an integer >= 1, got 2.5"),
+        (dict(dim=8.0), "dim must be an integer >= 1, got 8.0"),
+        (dict(dim=True), "dim must be an integer >= 1, got True"),
         (dict(learning_rate=0), r"learning_rate must be a finite number > 0, got 0"),
         (dict(learning_rate=-0.1), r"learning_rate must be a finite number > 0, got -0.1"),
         (dict(learning_rate=float("nan")), r"learning_rate must be a finite number > 0, got nan"),
         (dict(l2=-1.0), r"l2 must be a finite number >= 0"),
         (dict(bias_l2=float("inf")), r"bias_l2 must be a finite number >= 0"),
-        (dict(epochs=0), "epochs must be a positive integer, got 0"),
-        (dict(n_negatives=0), "n_negatives must be a positive integer, got 0"),
-        (dict(max_sampled=0), "max_sampled must be a positive integer, got 0"),
-        (dict(kos_k=0), "kos_k must be a positive integer, got 0"),
-        (dict(threads=0), "threads must be a positive integer, got 0"),
-        (dict(patience=0), "patience must be a positive integer, got 0"),
-        (dict(seed=-1), "seed must be None or a non-negative integer, got -1"),
+        (dict(epochs=0), "epochs must be an integer >= 1, got 0"),
+        (dict(n_negatives=0), "n_negatives must be an integer >= 1, got 0"),
+        (dict(max_sampled=0), "max_sampled must be an integer >= 1, got 0"),
+        (dict(kos_k=0), "kos_k must be an integer >= 1, got 0"),
+        (dict(threads=0), "threads must be None or an integer >= 1, got 0"),
+        (dict(patience=0), "patience must be an integer >= 1, got 0"),
+        (dict(seed=-1), "seed must be None or an integer >= 0, got -1"),
         (dict(popularity_alpha=-1), r"popularity_alpha must be a finite number >= 0"),
         (dict(biases="yes"), "biases must be True or False, got 'yes'"),
-        (dict(early_stopping="accuracy"), "early_stopping must be None or a metric name"),
+        (dict(early_stopping="accuracy"), "early_stopping must be None or a ranking metric name"),
+        (dict(early_stopping="auc@x"), "early_stopping must be None or a ranking metric name"),
     ],
 )
 def test_bad_parameters_are_named(data, params, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^MatrixFactorization: {message}"):
         MatrixFactorization(**{**SMALL, **params}).fit(data, progress=False)
+
+
+def test_every_bad_parameter_is_reported_at_once(data):
+    model = MatrixFactorization(dim=0, loss="foo", learning_rate=-1, seed=0)
+    expected = (
+        "MatrixFactorization has 3 invalid parameters: dim must be an integer >= 1, got 0; "
+        "loss must be one of 'bpr', 'sigmoid', 'hinge', 'warp', 'warp-kos', 'logistic', got 'foo'; "
+        "learning_rate must be a finite number > 0, got -1"
+    )
+    with pytest.raises(ValueError) as error:
+        model._validate_params()
+    assert str(error.value) == expected
+    with pytest.raises(ValueError) as error:
+        model.fit(data, progress=False)
+    assert str(error.value) == expected
+
+
+def test_train_none_points_at_the_split(data):
+    with pytest.raises(ValueError, match=r"train is None; .*load it with split="):
+        MatrixFactorization(**SMALL).fit(None, progress=False)
 
 
 def test_empty_matrix_is_rejected():
@@ -173,7 +198,7 @@ def test_weights_are_scaled_to_mean_one_and_equal_weights_count_as_none():
 
 def test_validation_of_another_shape_is_rejected(data):
     other = random_interactions(n_users=41)
-    with pytest.raises(ValueError, match="validation is 41 users x 30 items but the model was fitted on 40 x 30"):
+    with pytest.raises(ValueError, match=r"validation is 41 users x 30 items and must share the id maps of train \(40 x 30\)"):
         MatrixFactorization(**SMALL).fit(data, other, progress=False)
 
 
@@ -368,7 +393,7 @@ def test_users_and_items_without_interactions():
     train = Interactions.from_indices(users, items, shape=(4, 6))
     model = MatrixFactorization(dim=4, epochs=30, threads=1, seed=0, negatives="uniform").fit(train, progress=False)
     np.testing.assert_array_equal(model.user_factors_[3], 0.0)
-    np.testing.assert_allclose(model.score([3])[0], model.item_biases_)
+    np.testing.assert_allclose(model.score(3), model.item_biases_)
     # Item 5 was only ever a negative: it ends below every item someone liked.
     assert model.item_biases_[5] < model.item_biases_[:5].min()
     assert np.isfinite(model.item_factors_[5]).all()
@@ -376,21 +401,54 @@ def test_users_and_items_without_interactions():
 
 def test_score_is_dot_plus_bias(data):
     model = MatrixFactorization(**SMALL).fit(data, progress=False)
-    scores = model.score(np.array([0, 5, 7]))
+    scores = model.score_indices(np.array([0, 5, 7]))
     assert scores.shape == (3, 30) and scores.dtype == np.float32
     expected = model.user_factors_[[0, 5, 7]] @ model.item_factors_.T + model.item_biases_
     np.testing.assert_allclose(scores, expected, rtol=1e-6)
-    np.testing.assert_allclose(model.score([5], items=[2, 9]), expected[1:2, [2, 9]], rtol=1e-6)
+    np.testing.assert_allclose(model.score_indices([5], [2, 9]), expected[1:2, [2, 9]], rtol=1e-6)
 
 
 def test_score_rejects_bad_indices_and_unfitted_models(data):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         MatrixFactorization().score([0])
     model = MatrixFactorization(**SMALL).fit(data, progress=False)
-    with pytest.raises(ValueError, match=r"users: 1 of 2 indices are outside 0..39 \(first at position 1: 40\)"):
+    with pytest.raises(ValueError, match=r"user_indices: 1 of 2 indices are outside 0..39 \(first at position 1: 40\)"):
+        model.score_indices([0, 40])
+    with pytest.raises(ValueError, match="item_indices must hold integer dense indices"):
+        model.score_indices([0], [0.5])
+    with pytest.raises(ValueError, match=r"users: 1 of 2 ids are not in the model's user id map: 40"):
         model.score([0, 40])
-    with pytest.raises(ValueError, match="items must hold integer dense indices"):
-        model.score([0], items=[0.5])
+
+
+def test_public_methods_take_external_ids_not_row_numbers():
+    # External ids 100, 200, 300 sit at rows 0, 1, 2: score(100) is row 0.
+    train = Interactions.from_arrays([300, 100, 200, 100, 300], ["b", "a", "c", "c", "a"])
+    model = MatrixFactorization(dim=4, epochs=5, threads=1, seed=0).fit(train, progress=False)
+    assert model.user_ids_.ids.tolist() == [100, 200, 300]
+    np.testing.assert_array_equal(model.score(100), model.score_indices([0])[0])
+    np.testing.assert_array_equal(model.score([300, 100]), model.score_indices([2, 0]))
+    np.testing.assert_array_equal(model.score(200, ["c", "a"]), model.score_indices([1], [2, 0])[0])
+    with pytest.raises(ValueError, match="users: 1 of 1 ids are not in the model's user id map: 0"):
+        model.score(0)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="trains on ml-100k: slow without the JIT")
+def test_on_ml100k_the_best_scored_item_is_recommended_first_and_predict_agrees(data_dir):
+    from tripletrec.data import movielens
+
+    data = movielens("ml-100k", split="ua", min_rating=4, path=data_dir, progress=False)
+    model = MatrixFactorization(dim=16, epochs=3, seed=0).fit(data.train, progress=False)
+    users = data.train.user_ids.ids[[0, 1, 41, 500, 942]]  # MovieLens ids 1, 2, 42, 501, 943
+    assert users.tolist() == [1, 2, 42, 501, 943]
+    scores = model.score(users)
+    best = model.item_ids_.ids[np.argmax(scores, axis=1)]
+    ids, top = model.recommend(users, k=1)
+    assert ids[:, 0].tolist() == best.tolist()
+    np.testing.assert_array_equal(top[:, 0], scores.max(axis=1))
+    items = data.train.item_ids.ids[[0, 49, 180, 1681]]
+    for row, user in enumerate(users):
+        columns = model.item_ids_.to_index(items)
+        np.testing.assert_allclose(model.predict(user, items), scores[row, columns], rtol=1e-5, atol=1e-6)
 
 
 def test_vectors_start_uniform_with_the_documented_spread(data):
@@ -402,3 +460,16 @@ def test_vectors_start_uniform_with_the_documented_spread(data):
     assert np.abs(values).max() <= half_width * (1 + 1e-6)
     assert np.abs(values).max() > 0.95 * half_width
     assert values.std() == pytest.approx(0.4 / np.sqrt(16), rel=0.05)
+
+
+# --------------------------------------------------- the shared model suite
+class TestMatrixFactorizationSuite(ModelSuite):
+    """``tripletrec.testing.ModelSuite`` through the public module."""
+
+    def make_model(self):
+        return MatrixFactorization(
+            dim=8, loss="bpr", optimizer="adagrad", learning_rate=0.15, l2=0.02, epochs=20, threads=1, seed=0
+        )
+
+    def fit_model(self, model, train):
+        return model.fit(train, progress=False)

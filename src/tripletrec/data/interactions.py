@@ -246,7 +246,7 @@ class Interactions:
     Notes
     -----
     Interactions derived from one another (:meth:`threshold`, the splits in
-    :mod:`tripletrec.split`) share the same ``user_ids`` and ``item_ids``
+    :mod:`tripletrec.data.split`) share the same ``user_ids`` and ``item_ids``
     objects and shape, so a train and a test set always index the same users
     and items.
     """
@@ -582,12 +582,34 @@ class Interactions:
         """ndarray, shape (n_items,), int64: stored pairs per item."""
         return np.bincount(self.indices, minlength=self.n_items).astype(np.int64)
 
-    def items_of(self, user: int) -> np.ndarray:
-        """ndarray, int32: item indices of user index ``user``, ascending."""
-        user = int(user)
-        if not 0 <= user < self.n_users:
-            raise ValueError(f"user index {user} is outside 0..{self.n_users - 1}")
-        return self.indices[self.indptr[user] : self.indptr[user + 1]]
+    def items_of(self, user: Any) -> np.ndarray:
+        """The external ids of the items of one user, given by external id.
+
+        Parameters
+        ----------
+        user : external user id
+
+        Returns
+        -------
+        ndarray, item id dtype
+            In ascending dense-index order.
+
+        Raises
+        ------
+        ValueError
+            When ``user`` is not in ``user_ids``.
+        """
+        index = int(self.user_ids.to_index(np.asarray([user]), name="user")[0])
+        return self.item_ids.ids[self.item_indices_of(index)]
+
+    def item_indices_of(self, user_index: Any) -> np.ndarray:
+        """ndarray, int32: dense item indices of the user with dense index ``user_index``, ascending."""
+        if isinstance(user_index, (bool, np.bool_)) or not isinstance(user_index, (int, np.integer)):
+            raise ValueError(f"user_index must be an integer dense index, got {user_index!r}")
+        user_index = int(user_index)
+        if not 0 <= user_index < self.n_users:
+            raise ValueError(f"user_index {user_index} is outside 0..{self.n_users - 1}")
+        return self.indices[self.indptr[user_index] : self.indptr[user_index + 1]]
 
     def user_items(self) -> list[np.ndarray]:
         """Item indices of every user: a list of ``n_users`` int32 arrays."""

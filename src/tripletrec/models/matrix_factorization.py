@@ -11,42 +11,29 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer
 from ..data.interactions import Interactions
 from ..kernels import training
-from ..losses import check_loss, loss_code
+from ..losses import LOSSES, loss_code
 from ..sampling import (
     POPULARITY,
+    NEGATIVE_SAMPLERS,
     UNSEEN_MAX_DRAWS,
     alias_table,
     popularity_probabilities,
     sampler_code,
 )
 from .base import BaseModel
+from .trainer import DEFAULT_METRICS, EpochTrainer
 
 __all__ = ["MatrixFactorization"]
 
-_DEFAULT_METRICS = ("auc", "precision", "recall", "ndcg")
+def _is_ranking_metric(name: Any) -> bool:
+    """Whether ``name`` is a validation metric to stop on: ``"auc"``, ``"ndcg@10"``, ..."""
+    from ..metrics import METRIC_NAMES
 
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-def _positive_integer(value: Any, name: str) -> int:
-    if not _is_integer(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _finite_number(value: Any, name: str, *, minimum: float = 0.0, strict: bool = False) -> float:
-    if not _is_number(value) or not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
+    base, _, cut = name.partition("@")
+    return base in METRIC_NAMES and base != "coverage" and (not cut or cut.isdigit())
 
 
 @dataclass(frozen=True)
@@ -191,10 +178,10 @@ class MatrixFactorization(BaseModel):
 
     Examples
     --------
-    >>> from tripletrec import datasets  # doctest: +SKIP
-    >>> data = datasets.movielens("ml-100k", split="ua", min_rating=4)  # doctest: +SKIP
+    >>> from tripletrec.data import movielens  # doctest: +SKIP
+    >>> data = movielens("ml-100k", split="ua", min_rating=4)  # doctest: +SKIP
     >>> model = MatrixFactorization(seed=0).fit(data.train)  # doctest: +SKIP
-    >>> scores = model.score([0, 1])  # doctest: +SKIP
+    >>> scores = model.score([1, 2])  # MovieLens user ids 1 and 2  # doctest: +SKIP
     """
 
     def __init__(
@@ -245,90 +232,46 @@ class MatrixFactorization(BaseModel):
         self.threads = threads
         self.seed = seed
 
+    _parameter_constraints = {
+        "dim": (Integer(1),),
+        "loss": (Options(LOSSES),),
+        "negatives": (Options(NEGATIVE_SAMPLERS),),
+        "n_negatives": (Integer(1),),
+        "optimizer": (Options(training.OPTIMIZERS),),
+        "learning_rate": (Real(0.0, low_open=True),),
+        "l2": (Real(0.0),),
+        "bias_l2": (Real(0.0),),
+        "epochs": (Integer(1),),
+        "biases": (Flag(),),
+        "margin": (Real(0.0),),
+        "max_sampled": (Integer(1),),
+        "popularity_alpha": (Real(0.0),),
+        "kos_k": (Integer(1),),
+        "kos_n": (Integer(1),),
+        "use_weights": (Flag(),),
+        "random_order": (Flag(),),
+        "init_scale": (Real(0.0),),
+        "early_stopping": (
+            None,
+            Satisfies(_is_ranking_metric, "a ranking metric name such as 'auc' or 'precision@10'"),
+        ),
+        "patience": (Integer(1),),
+        "threads": (None, Integer(1)),
+        "seed": (None, Integer(0)),
+    }
+
     # ------------------------------------------------------------ validation
     def _settings(self) -> _Settings:
-        if self.optimizer not in training.OPTIMIZER_CODES:
-            raise ValueError(
-                f"optimizer must be one of {', '.join(training.OPTIMIZERS)}; got {self.optimizer!r}"
-            )
-        for name in ("biases", "use_weights", "random_order"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.early_stopping is not None:
-            base = self.early_stopping.split("@")[0] if isinstance(self.early_stopping, str) else None
-            from ..metrics import METRIC_NAMES
-
-            if base not in METRIC_NAMES or base == "coverage":
-                valid = ", ".join(name for name in METRIC_NAMES if name != "coverage")
-                raise ValueError(
-                    f"early_stopping must be None or a metric name ({valid}, optionally "
-                    f"with @k); got {self.early_stopping!r}"
-                )
-        if self.threads is None:
-            n_chunks = int(numba.config.NUMBA_NUM_THREADS)
-        else:
-            n_chunks = _positive_integer(self.threads, "threads")
-        if self.seed is not None and (not _is_integer(self.seed) or self.seed < 0):
-            raise ValueError(f"seed must be None or a non-negative integer, got {self.seed!r}")
+        params = self._validate_params()
+        threads = params.pop("threads")
         return _Settings(
-            dim=_positive_integer(self.dim, "dim"),
-            loss=loss_code(check_loss(self.loss)),
-            sampler=sampler_code(self.negatives),
-            optimizer=training.OPTIMIZER_CODES[self.optimizer],
-            optimizer_name=self.optimizer,
-            n_negatives=_positive_integer(self.n_negatives, "n_negatives"),
-            learning_rate=_finite_number(self.learning_rate, "learning_rate", strict=True),
-            l2=_finite_number(self.l2, "l2"),
-            bias_l2=_finite_number(self.bias_l2, "bias_l2"),
-            epochs=_positive_integer(self.epochs, "epochs"),
-            biases=bool(self.biases),
-            margin=_finite_number(self.margin, "margin"),
-            max_sampled=_positive_integer(self.max_sampled, "max_sampled"),
-            popularity_alpha=_finite_number(self.popularity_alpha, "popularity_alpha"),
-            kos_k=_positive_integer(self.kos_k, "kos_k"),
-            kos_n=_positive_integer(self.kos_n, "kos_n"),
-            use_weights=bool(self.use_weights),
-            random_order=bool(self.random_order),
-            init_scale=_finite_number(self.init_scale, "init_scale"),
-            early_stopping=self.early_stopping,
-            patience=_positive_integer(self.patience, "patience"),
-            n_chunks=n_chunks,
-            seed=None if self.seed is None else int(self.seed),
+            **{name: value for name, value in params.items() if name not in ("loss", "negatives", "optimizer")},
+            loss=loss_code(params["loss"]),
+            sampler=sampler_code(params["negatives"]),
+            optimizer=training.OPTIMIZER_CODES[params["optimizer"]],
+            optimizer_name=params["optimizer"],
+            n_chunks=int(numba.config.NUMBA_NUM_THREADS) if threads is None else threads,
         )
-
-    @staticmethod
-    def _as_interactions(data: Any, name: str) -> Interactions:
-        if isinstance(data, Interactions):
-            interactions = data
-        elif sp.issparse(data):
-            matrix = sp.csr_matrix(data)
-            # scipy's conversions need one index dtype for indptr and indices.
-            matrix.indptr = matrix.indptr.astype(np.int64)
-            matrix.indices = matrix.indices.astype(np.int64)
-            interactions = Interactions.from_scipy(matrix)
-        else:
-            raise ValueError(
-                f"{name} must be an Interactions or a scipy sparse matrix, got {type(data).__name__}"
-            )
-        if len(interactions) == 0:
-            raise ValueError(
-                f"{name} is empty: it has no interactions ({interactions.n_users} users x "
-                f"{interactions.n_items} items)"
-            )
-        if interactions.n_items < 2:
-            raise ValueError(
-                f"{name} has {interactions.n_items} item; ranking needs at least 2 items"
-            )
-        return interactions
-
-    def _check_same_shape(self, data: Interactions, name: str) -> None:
-        if data.shape != (self.n_users_, self.n_items_):
-            raise ValueError(
-                f"{name} is {data.n_users} users x {data.n_items} items but the model was "
-                f"fitted on {self.n_users_} x {self.n_items_}"
-            )
-        if data.user_ids != self.user_ids_ or data.item_ids != self.item_ids_:
-            raise ValueError(f"{name} must share the model's id maps (user_ids_ and item_ids_)")
 
     # ---------------------------------------------------------------- fitting
     def fit(
@@ -336,7 +279,7 @@ class MatrixFactorization(BaseModel):
         train: Any,
         validation: Interactions | None = None,
         *,
-        metrics: Iterable[str] = _DEFAULT_METRICS,
+        metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
         callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
         progress: bool = True,
@@ -387,7 +330,7 @@ class MatrixFactorization(BaseModel):
         validation: Interactions | None = None,
         *,
         epochs: int | None = None,
-        metrics: Iterable[str] = _DEFAULT_METRICS,
+        metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
         callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
         progress: bool = True,
@@ -431,7 +374,7 @@ class MatrixFactorization(BaseModel):
                 self._start_random_state(shuffle_sequence, kernel_sequence, settings)
             else:
                 self._prepare_state(settings)
-        n_epochs = settings.epochs if epochs is None else _positive_integer(epochs, "epochs")
+        n_epochs = settings.epochs if epochs is None else check_integer(epochs, "epochs", low=1)
         return self._train(train, validation, settings, n_epochs, metrics, k, callbacks, progress)
 
     def _initialize(self, train: Interactions, settings: _Settings) -> None:
@@ -521,100 +464,33 @@ class MatrixFactorization(BaseModel):
         callbacks: Iterable[Callable],
         progress: bool,
     ) -> "MatrixFactorization":
-        from ..metrics import METRIC_NAMES
-
-        metric_names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
-        unknown = [name for name in metric_names if name not in METRIC_NAMES]
-        if unknown:
-            raise ValueError(
-                f"metrics: unknown metric {', '.join(repr(name) for name in unknown)}; valid metrics "
-                f"are {', '.join(METRIC_NAMES)}"
-            )
-        if validation is not None:
-            if not isinstance(validation, Interactions):
-                raise ValueError(f"validation must be an Interactions or None, got {type(validation).__name__}")
-            self._check_same_shape(validation, "validation")
-            if settings.early_stopping is not None:
-                base, _, cut = settings.early_stopping.partition("@")
-                if cut and cut != str(k):
-                    raise ValueError(
-                        f"early_stopping={settings.early_stopping!r} asks for k={cut} but the "
-                        f"validation metrics use k={k}; pass k={cut} to fit"
-                    )
-                if base not in metric_names:
-                    metric_names = metric_names + (base,)
-        elif settings.early_stopping is not None:
-            raise ValueError(
-                f"early_stopping={settings.early_stopping!r} needs validation data: "
-                "call fit(train, validation)"
-            )
-        callbacks = tuple(callbacks)
-        for callback in callbacks:
-            if not callable(callback):
-                raise ValueError(f"callbacks must be callables, got {type(callback).__name__}")
-
+        trainer = EpochTrainer(
+            self,
+            train,
+            validation,
+            metrics=metrics,
+            k=k,
+            callbacks=callbacks,
+            early_stopping=settings.early_stopping,
+            patience=settings.patience,
+            progress=progress,
+            learning_rate=settings.learning_rate,
+        )
         epoch_data = _EpochData(train, settings)
-        best_value = -math.inf
-        best_parameters = None
-        epochs_without_gain = 0
-        first_epoch = len(self.history_) + 1
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_epochs, disable=not progress, desc="fit", unit="epoch", leave=False)
-        try:
-            for epoch in range(first_epoch, first_epoch + n_epochs):
-                started = time.perf_counter()
-                loss = self._run_epoch(epoch_data, settings)
-                self._check_finite(epoch, loss, settings)
-                record: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
-                if validation is not None:
-                    from ..metrics import evaluate
-
-                    evaluation = evaluate(self, validation, train=train, k=k, metrics=metric_names)
-                    record.update(evaluation.means)
-                self.history_.append(record)
-                stop = False
-                for callback in callbacks:
-                    if callback(self, record) is True:
-                        stop = True
-                if settings.early_stopping is not None:
-                    value = float(evaluation[settings.early_stopping])
-                    if value > best_value:
-                        best_value = value
-                        self.best_epoch_ = epoch
-                        best_parameters = self._parameters_copy()
-                        epochs_without_gain = 0
-                    else:
-                        epochs_without_gain += 1
-                        if epochs_without_gain >= settings.patience:
-                            stop = True
-                bar.update(1)
-                bar.set_postfix({key: f"{value:.4f}" for key, value in record.items() if key not in ("epoch", "seconds")})
-                if stop:
-                    break
-        finally:
-            bar.close()
-        if best_parameters is not None:
-            self.user_factors_, self.item_factors_, self.item_biases_ = best_parameters
+        trainer.run(n_epochs, lambda: self._run_epoch(epoch_data, settings))
         return self
 
-    def _parameters_copy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.user_factors_.copy(), self.item_factors_.copy(), self.item_biases_.copy()
+    def _learned_arrays(self) -> dict[str, np.ndarray]:
+        """The learned arrays, for the trainer's best-epoch copy and divergence check."""
+        return {
+            "user_factors_": self.user_factors_,
+            "item_factors_": self.item_factors_,
+            "item_biases_": self.item_biases_,
+        }
 
-    def _check_finite(self, epoch: int, loss: float, settings: _Settings) -> None:
-        # A sum is finite only if every term is (or it overflowed, which is
-        # divergence too), and is cheaper than an elementwise isfinite.
-        finite_parameters = all(
-            math.isfinite(float(np.sum(array, dtype=np.float64)))
-            for array in (self.user_factors_, self.item_factors_, self.item_biases_)
-        )
-        if math.isfinite(loss) and finite_parameters:
-            return
-        what = "the training loss" if not math.isfinite(loss) else "the parameters"
-        raise FloatingPointError(
-            f"training diverged in epoch {epoch}: {what} became NaN or infinite "
-            f"(loss {loss!r}); try a lower learning_rate than {settings.learning_rate:g}"
-        )
+    def _restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            setattr(self, name, array)
 
     def _run_epoch(self, data: "_EpochData", settings: _Settings) -> float:
         order = data.active_users[self._shuffle_random.permutation(len(data.active_users))]

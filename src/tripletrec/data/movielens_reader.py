@@ -125,7 +125,7 @@ def movielens(
         A zip archive, an extracted folder, or a folder holding either. When
         given, it is the only place read. Otherwise the data is looked for in
         ``TRIPLETREC_DATA``, then the user cache, then downloaded (see
-        :func:`tripletrec.datasets.locate`).
+        :func:`tripletrec.data.locate`).
     download : bool
         Download into the cache when no local copy is found.
     progress : bool
@@ -166,9 +166,9 @@ def movielens(
     ValueError
         Unknown ``variant`` or ``split``, a split on a variant that has none,
         or a ``min_rating`` that is not a finite number.
-    tripletrec.datasets.DatasetNotFoundError
+    tripletrec.data.DatasetNotFoundError
         No copy found and none could be downloaded.
-    tripletrec.datasets.CorruptArchiveError
+    tripletrec.data.CorruptArchiveError
         Missing files, a row that does not parse, or (``strict``) wrong counts.
 
     Examples
@@ -197,7 +197,7 @@ def read_movielens(
     Parameters
     ----------
     location : ArchiveLocation
-        From :func:`tripletrec.datasets.locate`.
+        From :func:`tripletrec.data.locate`.
     split, min_rating, strict
         As in :func:`movielens`.
 
@@ -280,7 +280,7 @@ def _check_split(entry: Variant, split: str | None) -> None:
         with_splits = [name for name, v in VARIANTS.items() if v.splits]
         raise ValueError(
             f"split={split!r}: {entry.name} has no official splits (only "
-            f"{', '.join(with_splits)} do); pass split=None and use tripletrec.split"
+            f"{', '.join(with_splits)} do); pass split=None and use tripletrec.data.split"
         )
     if split not in entry.splits:
         raise ValueError(

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from ..kernels.synthetic import build_alias_table, sample_user_items, shuffled_positions
+from ..kernels.planted_sampling import build_alias_table, sample_user_items, shuffled_positions
 from .dataset import Dataset, PlantedModel
 from .interactions import Interactions
 

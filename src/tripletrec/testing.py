@@ -1,15 +1,17 @@
-"""The shared test suite every recommendation model must pass.
+"""The test suite every tripletrec model must pass, shipped with the package.
 
-A model's test class inherits :class:`ModelSuite` and provides
+A model's test class (pytest) inherits :class:`ModelSuite` and provides
 ``make_model(self)``, returning an unfitted model with small settings and a
 fixed seed (and overrides ``fit_model`` if its ``fit`` needs arguments)::
+
+    from tripletrec.testing import ModelSuite
 
     class TestMyModel(ModelSuite):
         def make_model(self):
             return MyModel(dim=8, epochs=20, seed=0)
 
-The suite checks, through the public serving API only (external ids in and
-out):
+The suite needs pytest (the ``test`` extra). It checks, through the public
+API only (external ids in and out):
 
 1. a known answer: on a checkerboard (two groups of users, each liking all
    items of its own group but one held-out diagonal item), every user's
@@ -20,7 +22,11 @@ out):
    ``unknown="popular"`` ranks by item bias;
 5. filters are honoured: excluded items never come back, ``items=`` limits
    the answer, and rows are padded when fewer than k items remain;
-6. similar items and users exclude the query and agree with a numpy cosine.
+6. similar items and users exclude the query and agree with a numpy cosine;
+7. one id space: ``score``, ``predict``, ``recommend`` and the index-level
+   ``score_indices`` agree; ``evaluate`` works on the model;
+8. estimator rules: ``get_params`` / ``set_params`` / ``clone`` round-trip,
+   and every constructor argument has a validation constraint.
 """
 
 from __future__ import annotations
@@ -28,9 +34,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tripletrec import IdMap, Interactions
-from tripletrec.io import ModelFileError
-from tripletrec.models.serving import PAD_INT_ID, PAD_STR_ID, load
+from .data.interactions import IdMap, Interactions
+from .io import ModelFileError
+from .models.estimator import clone
+from .models.ids import PAD_INT_ID, PAD_STR_ID
+from .models.persistence import load
+
+__all__ = ["GROUP_SIZE", "ITEM_IDS", "N_ITEMS", "N_USERS", "USER_IDS", "ModelSuite", "checkerboard"]
 
 GROUP_SIZE = 10
 N_USERS = N_ITEMS = 2 * GROUP_SIZE
@@ -141,7 +151,7 @@ class ModelSuite:
         for name in ("user_factors_", "item_factors_", "item_biases_"):
             assert np.array_equal(getattr(loaded, name), getattr(fitted, name))
             assert getattr(loaded, name).dtype == np.float32
-        assert np.array_equal(loaded.score(np.arange(N_USERS)), fitted.score(np.arange(N_USERS)))
+        assert np.array_equal(loaded.score(USER_IDS), fitted.score(USER_IDS))
         for exclude in (None, train):
             expected = fitted.recommend(USER_IDS, k=7, exclude=exclude)
             found = loaded.recommend(USER_IDS, k=7, exclude=exclude)
@@ -192,11 +202,11 @@ class ModelSuite:
             fitted.similar_users(["x"])
 
     def test_bad_arguments_are_named(self, board, fitted):
-        with pytest.raises(ValueError, match=r"k must be a positive integer, got 0"):
+        with pytest.raises(ValueError, match=r"k must be an integer >= 1, got 0"):
             fitted.recommend("user-00", k=0)
-        with pytest.raises(ValueError, match=r"k must be a positive integer, got 2.5"):
+        with pytest.raises(ValueError, match=r"k must be an integer >= 1, got 2.5"):
             fitted.similar_items(1000, k=2.5)
-        with pytest.raises(ValueError, match=r"unknown must be one of error, popular; got 'skip'"):
+        with pytest.raises(ValueError, match=r"unknown must be one of 'error', 'popular', got 'skip'"):
             fitted.recommend("user-00", unknown="skip")
         with pytest.raises(ValueError, match=r"exclude must be None, an Interactions"):
             fitted.recommend("user-00", exclude=[[1000]])
@@ -287,3 +297,68 @@ class ModelSuite:
         vectors = fitted.fold_in(new_users)
         assert vectors.shape == (2, fitted.item_factors_.shape[1]) and vectors.dtype == np.float32
         assert np.array_equal(fitted.item_factors_, items_before)
+
+    def test_a_flat_list_is_one_new_user(self, fitted):
+        items = ITEM_IDS[:GROUP_SIZE - 1]
+        ids, scores = fitted.recommend_new(items, k=3, seed=0)
+        batch_ids, batch_scores = fitted.recommend_new([items], k=3, seed=0)
+        assert ids.shape == (3,) and ids.tolist() == batch_ids[0].tolist()
+        np.testing.assert_array_equal(scores, batch_scores[0])
+        assert fitted.fold_in(items, seed=0).shape == (fitted.item_factors_.shape[1],)
+
+    # ------------------------------------------------ 7. one id space
+    def test_score_columns_follow_item_ids_and_the_best_is_recommended_first(self, fitted):
+        scores = fitted.score(USER_IDS)
+        assert scores.shape == (N_USERS, N_ITEMS) and scores.dtype == np.float32
+        np.testing.assert_allclose(scores, numpy_scores(fitted), rtol=1e-5, atol=1e-5)
+        best_by_score = fitted.item_ids_.ids[np.argmax(scores, axis=1)]
+        ids, _ = fitted.recommend(USER_IDS, k=1)
+        assert ids[:, 0].tolist() == best_by_score.tolist()
+        single = fitted.score(USER_IDS[5])
+        assert single.shape == (N_ITEMS,)
+        np.testing.assert_array_equal(single, fitted.score_indices([5])[0])
+
+    def test_predict_equals_the_score_of_each_pair(self, fitted):
+        users = USER_IDS[[0, 3, 3, 19]]
+        items = ITEM_IDS[[7, 0, 19, 12]]
+        predicted = fitted.predict(users, items)
+        columns = fitted.item_ids_.to_index(items)
+        from_score = fitted.score(users)[np.arange(4), columns]
+        assert predicted.shape == (4,) and predicted.dtype == np.float32
+        # BLAS sums a matrix product in another order than a row-wise dot.
+        np.testing.assert_allclose(predicted, from_score, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fitted.score(users[0], items), fitted.predict(users[0], items), rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match="users and items must pair up: got 4 users and 2 items"):
+            fitted.predict(users, items[:2])
+        with pytest.raises(ValueError, match="items: 1 of 1 ids are not in the model's item id map: 5"):
+            fitted.predict(USER_IDS[0], [5])
+
+    def test_index_level_methods_take_dense_indices(self, board, fitted):
+        train = board[0]
+        indices, scores = fitted.recommend_indices([0, 12], k=4, exclude=train)
+        ids, id_scores = fitted.recommend(USER_IDS[[0, 12]], k=4, exclude=train)
+        assert fitted.item_ids_.ids[indices].tolist() == ids.tolist()
+        np.testing.assert_array_equal(scores, id_scores)
+        with pytest.raises(ValueError, match=r"user_indices: 1 of 1 indices are outside 0..19"):
+            fitted.score_indices([N_USERS])
+
+    def test_evaluate_ranks_the_held_out_items_first(self, board, fitted):
+        from .metrics import evaluate
+
+        train, test = board
+        result = evaluate(fitted, test, train=train, k=1, metrics=("auc", "precision"))
+        assert result["auc"] == 1.0 and result["precision@1"] == 1.0
+
+    # ------------------------------------------------ 8. estimator rules
+    def test_params_round_trip_through_clone_and_set_params(self, fitted):
+        copy = clone(fitted)
+        assert type(copy) is type(fitted) and copy.get_params() == fitted.get_params()
+        assert not hasattr(copy, "item_factors_")
+        assert copy.set_params(**fitted.get_params()) is copy
+        with pytest.raises(ValueError, match="has no parameter 'no_such_parameter'"):
+            copy.set_params(no_such_parameter=1)
+
+    def test_every_parameter_has_a_constraint(self):
+        model = self.make_model()
+        assert set(type(model)._parameter_constraints) == set(model.get_params())
+        model._validate_params()  # the suite's settings are valid

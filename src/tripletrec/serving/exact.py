@@ -22,9 +22,17 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_integer
 from ..kernels.topk import select_top_k
 
-__all__ = ["DEFAULT_TILE_BYTES", "ITEM_CHUNK", "cosine_top_k", "default_block_size", "top_k"]
+__all__ = [
+    "DEFAULT_TILE_BYTES",
+    "ITEM_CHUNK",
+    "check_threads",
+    "cosine_top_k",
+    "default_block_size",
+    "top_k",
+]
 
 #: Most items scored per BLAS product: larger catalogues are cut into chunks
 #: so that memory stays bounded however many items there are. Each tile of
@@ -77,11 +85,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 
 def _check_k(k: Any, available: int, what: str) -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    k = int(k)
-    if k <= 0:
-        raise ValueError(f"k must be at least 1, got {k}")
+    k = check_integer(k, "k", low=1)
     if k > available:
         raise ValueError(f"k={k} is larger than the {available} {what} to choose from")
     return k
@@ -151,16 +155,10 @@ def _candidate_columns(candidates: Any, n_items: int) -> np.ndarray | None:
     return np.unique(candidates).astype(np.int64)
 
 
-def _check_threads(threads: Any) -> int:
-    if threads is None:
-        return numba.get_num_threads()
-    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    if not 1 <= int(threads) <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(
-            f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}, got {threads}"
-        )
-    return int(threads)
+def check_threads(threads: Any) -> int:
+    """``threads`` checked against the cores numba may use; None: numba's current setting."""
+    checked = check_integer(threads, "threads", low=1, high=numba.config.NUMBA_NUM_THREADS, allow_none=True)
+    return numba.get_num_threads() if checked is None else checked
 
 
 def _select_block(threads: int, *arguments: Any) -> None:
@@ -358,15 +356,11 @@ def top_k(
     n_columns = scored_vectors.shape[0]
     if block_size is None:
         block_size = default_block_size(n_columns)
-    elif isinstance(block_size, (bool, np.bool_)) or not isinstance(
-        block_size, (int, np.integer)
-    ) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    block_size = int(min(block_size, max(n_query, 1)))
+    block_size = min(check_integer(block_size, "block_size", low=1), max(n_query, 1))
 
     out_columns, out_scores = _score_and_select(
         user_vectors, scored_vectors.T, k, biases, exclude_indptr, exclude_indices,
-        item_to_column, block_size, _check_threads(threads), ITEM_CHUNK,
+        item_to_column, block_size, check_threads(threads), ITEM_CHUNK,
     )
     if candidate_items is None:
         return out_columns, out_scores

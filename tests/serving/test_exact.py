@@ -6,8 +6,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tripletrec.models.topk as topk_module
-from tripletrec.models.topk import cosine_top_k, default_block_size, top_k
+import tripletrec.serving.exact as topk_module
+from tripletrec.serving.exact import cosine_top_k, default_block_size, top_k
 
 
 def reference_top_k(user_vectors, item_vectors, k, item_biases=None, excluded=None,
@@ -258,8 +258,8 @@ def test_overlapped_and_sequential_tile_loops_agree():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"k": 0}, "k must be at least 1, got 0"),
-        ({"k": -3}, "k must be at least 1"),
+        ({"k": 0}, "k must be an integer >= 1, got 0"),
+        ({"k": -3}, "k must be an integer >= 1"),
         ({"k": 6}, "k=6 is larger than the 5 items"),
         ({"k": 2.0}, "k must be an integer"),
         ({"k": True}, "k must be an integer"),
@@ -274,8 +274,8 @@ def test_overlapped_and_sequential_tile_loops_agree():
          r"exclude has 1 item indices outside 0..4 \(first in row 0\)"),
         ({"exclude": (np.array([0, 2, 1]), np.array([0]))}, "exclude indptr must rise"),
         ({"exclude": [[0]]}, "exclude must be None, a scipy sparse matrix"),
-        ({"block_size": 0}, "block_size must be a positive integer"),
-        ({"threads": 0}, "threads must be between 1 and"),
+        ({"block_size": 0}, "block_size must be an integer >= 1"),
+        ({"threads": 0}, "threads must be an integer >= 1 and <= \\d+ or None, got 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

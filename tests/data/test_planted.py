@@ -11,8 +11,8 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from tripletrec import Dataset, PlantedModel
-from tripletrec.data.synthetic import MAX_DENSITY, synthetic
-from tripletrec.kernels.synthetic import (
+from tripletrec.data.planted import MAX_DENSITY, synthetic
+from tripletrec.kernels.planted_sampling import (
     alias_probabilities,
     build_alias_table,
     exp_nonpositive,
@@ -20,7 +20,7 @@ from tripletrec.kernels.synthetic import (
     shuffled_positions,
     splitmix64,
 )
-from tripletrec.split import random_split, temporal_split
+from tripletrec.data import random_split, temporal_split
 
 MASK_64 = (1 << 64) - 1
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tripletrec import datasets
-from tripletrec.data import movielens as movielens_module
+from tripletrec import data as datasets
+from tripletrec.data import movielens_reader as movielens_module
 from tripletrec.kernels.text import parse_rating_rows
-from tripletrec.datasets import CorruptArchiveError, movielens
+from tripletrec.data import CorruptArchiveError, movielens
 
 # ------------------------------------------------------------------ fixtures
 _CSV_RATINGS = (
@@ -326,7 +326,7 @@ def test_fixture_variants_load_by_hand_answer(tmp_path, variant, as_zip):
     (user, item), stamp = expected["timestamp"]
     row = interactions.user_ids.to_index([user])[0]
     column = interactions.item_ids.to_index([item])[0]
-    position = interactions.indptr[row] + np.searchsorted(interactions.items_of(row), column)
+    position = interactions.indptr[row] + np.searchsorted(interactions.item_indices_of(row), column)
     assert interactions.timestamps[position] == stamp
 
     assert data.item_titles.tolist() == expected["titles"]
