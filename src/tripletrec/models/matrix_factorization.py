@@ -246,6 +246,9 @@ class MatrixFactorization(BaseModel):
         self.seed = seed
 
     # ------------------------------------------------------------ validation
+    def _validate_params(self):
+        self._settings()
+
     def _settings(self) -> _Settings:
         if self.optimizer not in training.OPTIMIZER_CODES:
             raise ValueError(
