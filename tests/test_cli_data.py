@@ -146,3 +146,19 @@ def test_datasets_lists_splits_as_text_and_json(capsys):
     rows = {row["dataset"]: row for row in json.loads(out)}
     assert rows["ml-100k"]["splits"][:2] == ["ua", "ub"]
     assert "temporal" in rows["synthetic"]["splits"] and "ua" not in rows["ml-1m"]["splits"]
+
+
+def test_model_whose_training_file_is_gone_asks_for_data_then_uses_it(capsys, tmp_path):
+    original = write_clicks(tmp_path / "clicks.csv")
+    model = tmp_path / "m.npz"
+    status, out, err = run_cli(capsys, "fit", "--data", str(original), *OWN, "--epochs", "1", "--dim", "4",
+                               "--threads", "1", "--out", str(model))
+    assert status == 0, err
+    moved = original.rename(tmp_path / "moved.csv")
+    status, out, err = run_cli(capsys, "recommend", str(model), "--user", "user1")
+    assert status == 2 and err.count("\n") == 1
+    assert "give --data FILE" in err
+    status, out, err = run_cli(capsys, "recommend", str(model), "--user", "user1", "--data", str(moved), *OWN,
+                               "--json")
+    assert status == 0, err
+    assert json.loads(out)[0]["user"] == "user1"

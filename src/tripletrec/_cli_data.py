@@ -97,7 +97,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--split", default=None, help=split_help())
     source.add_argument("--test-fraction", type=float, default=None,
                         help="share of pairs held out by --split random or temporal (default 0.2)")
-    source.add_argument("--k-out", type=int, default=None, help="pairs per user held out by --split leave-k-out (default 1)")
+    source.add_argument("--k-out", type=int, default=None,
+                        help="pairs per user held out by --split leave-k-out (default 1)")
     source.add_argument("--min-rating", type=float, default=None,
                         help="keep pairs whose rating (MovieLens) or --weight-col is >= this")
     source.add_argument("--data-path", default=None,
@@ -105,8 +106,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--no-download", action="store_true", help="never download; fail if not found")
     source.add_argument("--users", type=int, default=None, help="synthetic: number of users (default 5000)")
     source.add_argument("--items", type=int, default=None, help="synthetic: number of items (default 2000)")
-    source.add_argument("--interactions", type=int, default=None, help="synthetic: number of interactions (default 100000)")
-    source.add_argument("--seed", type=int, default=None, help="random seed of the model, synthetic data and splits (default 0)")
+    source.add_argument("--interactions", type=int, default=None,
+                        help="synthetic: number of interactions (default 100000)")
+    source.add_argument("--seed", type=int, default=None,
+                        help="random seed of the model, synthetic data and splits (default 0)")
 
 
 def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -131,6 +134,7 @@ def from_model(args: argparse.Namespace, model) -> argparse.Namespace:
     for key in METADATA_KEYS:
         if getattr(merged, key, None) is None and saved.get(key) is not None:
             setattr(merged, key, saved[key])
+    merged.data_from_model = merged.data is not None
     return merged
 
 
@@ -272,7 +276,9 @@ def _generic_split(data, args: argparse.Namespace):
             raise UserError(f"--split temporal needs timestamps, but {data.name} has none")
         train, test = splits.temporal_split(interactions, test_fraction=args.test_fraction)
     if len(test) == 0:
-        raise UserError(f"--split {args.split} left no test pair in {data.name}; raise --test-fraction or give more data")
+        raise UserError(
+            f"--split {args.split} left no test pair in {data.name}; raise --test-fraction or give more data"
+        )
     return replace(data, train=train, test=test)
 
 
@@ -283,30 +289,34 @@ def read_interactions_file(args: argparse.Namespace):
 
     path = Path(args.data).expanduser()
     if not path.is_file():
+        if getattr(args, "data_from_model", False):
+            raise UserError(
+                f"the model was fitted on {args.data}, which is gone: give --data FILE and its column options"
+            )
         raise UserError(f"--data {args.data}: no such file")
     columns = {key: getattr(args, key) for key in _FILE_COLUMN_FLAGS}
     try:
         import pandas
     except ImportError:
         pandas = None
-    if pandas is not None:
-        frame = _read_frame(pandas, path, _separator(args.sep))
-        _check_columns(path, columns, [str(name) for name in frame.columns])
-        if args.time_col is not None and frame[args.time_col].dtype == object:
-            frame[args.time_col] = _parse_times(frame[args.time_col].to_numpy(), path, args.time_col)
-        build = lambda: Interactions.from_dataframe(  # noqa: E731 - one call, wrapped for errors below
-            frame, args.user_col, args.item_col, args.weight_col, args.time_col
-        )
-    else:
-        header, rows = _read_csv(path, _separator(args.sep))
-        _check_columns(path, columns, header)
-        values = {key: _column(rows, header.index(name), path, name, key) for key, name in columns.items() if name}
-        build = lambda: Interactions.from_arrays(  # noqa: E731
-            values["user_col"], values["item_col"], values.get("weight_col"), values.get("time_col")
-        )
     try:
-        interactions = build()
+        if pandas is not None:
+            frame = _read_frame(pandas, path, _separator(args.sep))
+            _check_columns(path, columns, [str(name) for name in frame.columns])
+            if args.time_col is not None and frame[args.time_col].dtype == object:
+                frame[args.time_col] = _parse_times(frame[args.time_col].to_numpy(), path, args.time_col)
+            interactions = Interactions.from_dataframe(
+                frame, args.user_col, args.item_col, args.weight_col, args.time_col
+            )
+        else:
+            header, rows = _read_csv(path, _separator(args.sep))
+            _check_columns(path, columns, header)
+            values = {key: _column(rows, header.index(name), path, name, key) for key, name in columns.items() if name}
+            interactions = Interactions.from_arrays(
+                values["user_col"], values["item_col"], values.get("weight_col"), values.get("time_col")
+            )
     except (ValueError, TypeError) as error:
+        # Interactions' own checks: negative or non-finite weights, empty ids, ...
         raise UserError(f"--data {path}: {error}") from None
     if len(interactions) == 0:
         raise UserError(f"--data {path} has no rows")
@@ -322,7 +332,8 @@ def _read_frame(pandas, path: Path, sep: str):
         return pandas.read_csv(path, sep=sep)
     except (ValueError, OSError, pandas.errors.ParserError) as error:
         message = " ".join(str(error).split())
-        raise UserError(f"--data {path} is not readable as {'Parquet' if path.suffix.lower() == '.parquet' else 'CSV'}: {message}") from None
+        kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
+        raise UserError(f"--data {path} is not readable as {kind}: {message}") from None
 
 
 def _read_csv(path: Path, sep: str) -> tuple[list[str], list[list[str]]]:
@@ -369,7 +380,9 @@ def _parse_times(values: np.ndarray, path: Path, name: str) -> np.ndarray:
     try:
         return np.array(values, dtype="datetime64[s]")
     except ValueError:
-        raise UserError(f"--time-col {name!r} of {path.name} holds values that are neither integers nor ISO dates") from None
+        raise UserError(
+            f"--time-col {name!r} of {path.name} holds values that are neither integers nor ISO dates"
+        ) from None
 
 
 def describe_splits() -> list[dict]:

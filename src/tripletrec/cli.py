@@ -125,7 +125,8 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     training = parser.add_argument_group("training")
     training.add_argument("--loss", default="bpr", help="bpr, sigmoid, hinge, warp, warp-kos or logistic (default bpr)")
     training.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
-    training.add_argument("--epochs", type=int, default=None, help="passes over the training data (model default if omitted)")
+    training.add_argument("--epochs", type=int, default=None,
+                          help="passes over the training data (model default if omitted)")
     training.add_argument("--optimizer", default="rowwise-adagrad",
                           help="sgd, adagrad, rowwise-adagrad or adam (default rowwise-adagrad)")
     training.add_argument("--learning-rate", type=float, default=None, help="step size (model default if omitted)")
@@ -137,7 +138,8 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("-k", type=int, default=10, help="cut of precision@k (default 10)")
     _add_json(output)
     output.add_argument("--out", default=None, help="save the trained model to this .npz file")
-    output.add_argument("--plot", default=None, help="save the per-epoch training curve to this PNG (needs the plot extra)")
+    output.add_argument("--plot", default=None,
+                        help="save the per-epoch training curve to this PNG (needs the plot extra)")
 
 
 def _build_model(args: argparse.Namespace):
@@ -306,7 +308,8 @@ def _parse_ids(values: list[str], id_map, what: str, names=None):
                 continue
             if len(matches) > 1:
                 raise UserError(f"--{what} {value!r} names {len(matches)} items; give its id instead")
-        raise UserError(f"--{what} {value!r} is neither an id of the model" + (" nor an exact title" if names is not None else ""))
+        alternative = " nor an exact title" if names is not None else ""
+        raise UserError(f"--{what} {value!r} is neither an id of the model{alternative}")
     return parsed
 
 
@@ -472,6 +475,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tripletrec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout (head, a closed pager) left; nothing is wrong with the command.
+        sys.stdout = None
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
