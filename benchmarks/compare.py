@@ -10,9 +10,9 @@ Workloads:
 
 1. **Seed protocol**: MovieLens 100k ``ua``, ratings >= 4 as positives
    (weights set to 1 for every system), dim 100, 30 epochs. After each
-   epoch: test AUC (the seed notebook's definition: training items count as
-   negatives), precision@10 (training items excluded) and the cumulative
-   training seconds (evaluation not counted). Plot: AUC against training
+   epoch: test auc_all (seed notebook's definition: training items count
+   as negatives), precision@10 (training items excluded) and the cumulative
+   training seconds (evaluation not counted). Plot: auc_all against training
    time, log time axis.
 2. **Scale**: synthetic data (:func:`tripletrec.data.synthetic`) of 1M,
    5M and 20M interactions, dim 64: seconds per epoch (wall time of one
@@ -246,9 +246,9 @@ def run_seed_protocol(spec):
         nonlocal evaluating
         paused = time.perf_counter()
         scorer = system.scorer()
-        auc = evaluate(scorer, test, metrics=("auc",)).means["auc"]
+        auc_all = evaluate(scorer, test, train=train, metrics=("auc_all",)).means["auc_all"]
         precision = evaluate(scorer, test, train=train, k=10, metrics=("precision",)).means["precision@10"]
-        curve.append({"epoch": len(curve) + 1, "seconds": paused - started - evaluating, "auc": auc,
+        curve.append({"epoch": len(curve) + 1, "seconds": paused - started - evaluating, "auc_all": auc_all,
                       "precision@10": precision})
         evaluating += time.perf_counter() - paused
 
@@ -398,11 +398,11 @@ def plot_seed(results, path):
         if "curve" not in result:
             continue
         curve = result["curve"]
-        axis.plot([point["seconds"] for point in curve], [point["auc"] for point in curve], marker="o",
+        axis.plot([point["seconds"] for point in curve], [point["auc_all"] for point in curve], marker="o",
                   markersize=3, label=system, linewidth=2.2 if system.startswith("tripletrec") else 1.4)
     axis.set_xscale("log")
     axis.set_xlabel("cumulative training time (s, log scale)")
-    axis.set_ylabel("test AUC (seed definition)")
+    axis.set_ylabel("test auc_all (training items count as negatives)")
     axis.set_title("MovieLens 100k ua, ratings >= 4, dim 100: one point per epoch")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(loc="lower right")
@@ -444,7 +444,7 @@ def summary_rows(seed_results, scale_results, serve_size):
             continue
         last = seed["curve"][-1]
         scale = scale_results.get((system, serve_size), {})
-        rows.append((system, last["auc"], last["precision@10"], last["seconds"],
+        rows.append((system, last["auc_all"], last["precision@10"], last["seconds"],
                      scale.get("samples_per_second"), scale.get("serve_seconds")))
     return rows
 
@@ -452,12 +452,12 @@ def summary_rows(seed_results, scale_results, serve_size):
 def summary_table(rows, serve_size, epochs):
     label = size_label(serve_size)
     lines = [
-        f"| system | ml-100k AUC after {epochs} epochs | precision@10 | training s | samples/s at {label} "
+        f"| system | ml-100k auc_all after {epochs} epochs | precision@10 | training s | samples/s at {label} "
         f"| top-10 for all users of the {label} model (s) |",
         "|---|---|---|---|---|---|",
     ]
-    for system, auc, precision, seconds, rate, serve in rows:
-        lines.append(f"| {system} | {auc:.4f} | {precision:.4f} | {seconds:.2f} | "
+    for system, auc_all, precision, seconds, rate, serve in rows:
+        lines.append(f"| {system} | {auc_all:.4f} | {precision:.4f} | {seconds:.2f} | "
                      f"{'–' if rate is None else f'{rate / 1e6:.2f}M'} | {_figure(serve)} |")
     return "\n".join(lines)
 
@@ -499,13 +499,13 @@ def write_page(path, context):
         "",
         f"## 1. Seed protocol: MovieLens 100k, {context['seed_epochs']} epochs",
         "",
-        "`ua` split, ratings >= 4 are the positives, dim 100. AUC follows the seed notebook (training items "
-        "count as negatives); precision@10 excludes training items. Training seconds are cumulative and "
+        "`ua` split, ratings >= 4 are the positives, dim 100. The AUC is auc_all (seed notebook's definition: "
+        "training items count as negatives); precision@10 excludes training items. Training seconds are cumulative and "
         "leave out the evaluation.",
         "",
-        "![AUC against training time](img/seed_protocol.png)",
+        "![auc_all against training time](img/seed_protocol.png)",
         "",
-        "| system | AUC | precision@10 | best AUC (epoch) | training s | peak RSS (MiB) |",
+        "| system | auc_all | precision@10 | best auc_all (epoch) | training s | peak RSS (MiB) |",
         "|---|---|---|---|---|---|",
     ]
     for system, result in context["seed"].items():
@@ -513,9 +513,9 @@ def write_page(path, context):
             lines.append(f"| {system} | {result.get('error', result.get('skipped', ''))} | | | | |")
             continue
         last = result["curve"][-1]
-        best = max(result["curve"], key=lambda point: point["auc"])
-        lines.append(f"| {system} | {last['auc']:.4f} | {last['precision@10']:.4f} | "
-                     f"{best['auc']:.4f} ({best['epoch']}) | {last['seconds']:.2f} | {result['peak_rss_mib']:.0f} |")
+        best = max(result["curve"], key=lambda point: point["auc_all"])
+        lines.append(f"| {system} | {last['auc_all']:.4f} | {last['precision@10']:.4f} | "
+                     f"{best['auc_all']:.4f} ({best['epoch']}) | {last['seconds']:.2f} | {result['peak_rss_mib']:.0f} |")
     lines += [
         "",
         "## 2. Scale: synthetic interactions, dim 64",
@@ -578,7 +578,7 @@ def update_readme(readme, table, epochs, cores):
         return
     block = "\n".join([
         start,
-        "![AUC against training time on MovieLens 100k](docs/img/seed_protocol.png)",
+        "![auc_all against training time on MovieLens 100k](docs/img/seed_protocol.png)",
         "",
         table,
         "",
@@ -633,7 +633,7 @@ def main():
         seed_results[system] = result
         if "curve" in result:
             last = result["curve"][-1]
-            print(f"  {system:<16} auc {last['auc']:.4f}  p@10 {last['precision@10']:.4f}  "
+            print(f"  {system:<16} auc_all {last['auc_all']:.4f}  p@10 {last['precision@10']:.4f}  "
                   f"training {last['seconds']:.2f} s", flush=True)
         else:
             print(f"  {system:<16} failed: {result['error']}", flush=True)

@@ -58,12 +58,13 @@ def test_fit_prints_one_row_per_epoch_and_a_summary(capsys, data_dir):
     assert status == 0, err
     lines = out.strip().splitlines()
     assert lines[0].startswith("ml-100k: 943 users x 1,682 items, 49,906 training pairs, 5,469 test pairs")
-    assert lines[1].split() == ["epoch", "loss", "seconds", "auc", "precision@10"]
+    assert lines[1].split() == ["epoch", "loss", "seconds", "auc", "auc_all", "precision@10"]
     rows = [line.split() for line in lines[2:5]]
     assert [row[0] for row in rows] == ["1", "2", "3"]
     auc_values = [float(row[3]) for row in rows]
     assert all(0.5 < value <= 1.0 for value in auc_values)
     assert lines[5].startswith("trained 3 epochs in ")
+    assert "test auc " in lines[5] and "auc_all " in lines[5]
 
 
 def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
@@ -78,18 +79,26 @@ def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
     document = json.loads(out)
     assert [record["epoch"] for record in document["history"]] == [1, 2]
     assert 0.0 <= document["history"][-1]["auc"] <= 1.0
+    assert 0.0 <= document["history"][-1]["auc_all"] <= 1.0
     assert document["params"]["loss"] == "bpr"
 
 
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["fit", "--dataset", "synthetic", "--loss", "softmax"], "loss must be one of"),
-        (["fit", "--dataset", "synthetic", "--dim", "0"], "dim must be a positive integer"),
-        (["fit", "--dataset", "synthetic", "--split", "ua"], "--split for synthetic data must be leave-one-out"),
+        (["fit", "--dataset", "synthetic", "--loss", "softmax"], "--loss must be one of"),
+        (["fit", "--dataset", "synthetic", "--dim", "0"], "--dim must be an integer >= 1, got 0"),
+        (["fit", "--dataset", "synthetic", "--split", "ua"], "--split 'ua' is not a split of synthetic"),
     ],
 )
 def test_fit_user_errors(capsys, argv, fragment):
     status, out, err = run_cli(capsys, *argv)
     assert status == 2
     assert err.count("\n") == 1 and fragment in err, err
+
+
+def test_bare_command_prints_usage_on_stderr_and_exits_2(capsys):
+    status, out, err = run_cli(capsys)
+    assert status == 2
+    assert out == ""
+    assert err.startswith("usage: tripletrec")

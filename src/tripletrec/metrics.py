@@ -20,6 +20,16 @@ For a user ``u``:
   candidate, so it is not a positive either.
 * Users with no positive are left out of every metric and counted in
   :attr:`Evaluation.n_skipped`.
+
+Two AUCs
+--------
+* ``auc``: over the candidates above, so with ``train`` the user's training
+  items are removed from the ranking (LightFM's convention).
+* ``auc_all``: the seed notebook's definition: every item is a candidate and
+  training items count as negatives, whatever ``train`` is. Asked for with
+  ``train`` given, it costs a second ranking pass over the same scores; it is
+  averaged over the same users as the other metrics. With ``train=None`` the
+  two are equal.
 * Candidates are ranked by decreasing score, position 1 first.
 
 Ties: every metric is the **expected value over a uniformly random order of
@@ -45,6 +55,7 @@ from .data.interactions import IdMap, Interactions
 from .kernels import ranking
 
 __all__ = [
+    "DEFAULT_METRICS",
     "METRIC_NAMES",
     "Evaluation",
     "auc",
@@ -58,10 +69,15 @@ __all__ = [
     "recall_at_k",
 ]
 
-METRIC_NAMES = ("auc", "precision", "recall", "ndcg", "map", "hit_rate", "mrr", "coverage")
+# auc_all comes last so the established names keep their order in messages.
+METRIC_NAMES = ("auc", "precision", "recall", "ndcg", "map", "hit_rate", "mrr", "coverage", "auc_all")
+# auc_all is left out of the default: with train it costs a second ranking
+# pass, paid only by callers who ask for it.
+DEFAULT_METRICS = tuple(name for name in METRIC_NAMES if name != "auc_all")
 _AT_K_METRICS = frozenset({"precision", "recall", "ndcg", "map", "hit_rate", "coverage"})
 _KERNEL_COLUMN = {
     "auc": ranking.AUC,
+    "auc_all": ranking.AUC,
     "precision": ranking.PRECISION,
     "recall": ranking.RECALL,
     "ndcg": ranking.NDCG,
@@ -90,7 +106,7 @@ class Evaluation:
     ----------
     means : dict of str to float
         The mean of each metric over the evaluated users, keyed
-        ``"auc"``, ``"precision@10"``, ``"recall@10"``, ``"ndcg@10"``,
+        ``"auc"``, ``"auc_all"``, ``"precision@10"``, ``"recall@10"``, ``"ndcg@10"``,
         ``"map@10"``, ``"hit_rate@10"``, ``"mrr"``, ``"coverage@10"`` (for
         ``k=10``), in the order asked for. The AUC mean leaves out users whose
         AUC is undefined (no negative candidate); coverage is a catalogue
@@ -286,7 +302,7 @@ def evaluate(
     test: Interactions,
     train: Interactions | None = None,
     k: int = 10,
-    metrics: str | Iterable[str] = METRIC_NAMES,
+    metrics: str | Iterable[str] = DEFAULT_METRICS,
     block_size: int | None = None,
 ) -> Evaluation:
     """Rank metrics of a model on a test set, per user and averaged.
@@ -315,8 +331,12 @@ def evaluate(
     k : int
         The cut of the @k metrics, ``1 <= k <= n_items``.
     metrics : str or sequence of str
-        Any of ``"auc"``, ``"precision"``, ``"recall"``, ``"ndcg"``,
-        ``"map"``, ``"hit_rate"``, ``"mrr"``, ``"coverage"``.
+        Any of ``"auc"``, ``"auc_all"``, ``"precision"``, ``"recall"``,
+        ``"ndcg"``, ``"map"``, ``"hit_rate"``, ``"mrr"``, ``"coverage"``.
+        ``"auc"`` ranks the candidates (training items removed when
+        ``train`` is given); ``"auc_all"`` ranks every item, training items
+        counting as negatives (the seed notebook's definition). Default:
+        :data:`DEFAULT_METRICS`, every metric but ``"auc_all"``.
     block_size : int, optional
         Users scored per call of ``model.score_indices``; memory is about
         ``block_size * n_items`` scores. Default: about 16 million scores
@@ -368,6 +388,15 @@ def evaluate(
     discounts = ranking.discount_prefix(k)
     n_items = test.n_items
     metric_values = np.empty((len(users), ranking.N_RANK_METRICS), dtype=np.float64)
+    # auc_all ranks every item with every test pair positive; without train
+    # that is the first pass, with train it needs a second pass over the same
+    # scores (no second call of the model).
+    all_items_pass = "auc_all" in names and excluded_indices.size > 0
+    all_items_values = metric_values
+    if all_items_pass:
+        all_items_values = np.empty_like(metric_values)
+        no_exclusion_indptr = np.zeros(test.n_users + 1, dtype=np.int64)
+        no_exclusion_indices = np.zeros(0, dtype=np.int32)
     covered = np.zeros(n_items, dtype=bool)
     log_miss = np.zeros(n_items, dtype=np.float64)
     top_width = k if with_coverage else 0
@@ -397,6 +426,24 @@ def evaluate(
                 cuts,
                 block_log_miss,
             )
+            if all_items_pass:
+                ranking.rank_block(
+                    scores,
+                    rows,
+                    block_users,
+                    test.indptr,
+                    test.indices,
+                    no_exclusion_indptr,
+                    no_exclusion_indices,
+                    k,
+                    discounts,
+                    False,
+                    all_items_values[start : start + n_block],
+                    np.zeros(n_block, dtype=np.int64),
+                    np.empty((n_block, 0), dtype=np.int32),
+                    np.empty(0, dtype=np.float64),
+                    np.empty(0, dtype=np.float64),
+                )
         if nan_counts.any():
             first = int(np.flatnonzero(nan_counts)[0])
             user = int(block_users[first])
@@ -432,7 +479,8 @@ def evaluate(
             expected = covered.sum() + float(np.sum(-np.expm1(uncovered_log_miss)))
             means[key] = float(expected / n_items)
             continue
-        values = np.ascontiguousarray(metric_values[:, _KERNEL_COLUMN[name]])
+        source_values = all_items_values if name == "auc_all" else metric_values
+        values = np.ascontiguousarray(source_values[:, _KERNEL_COLUMN[name]])
         per_user[key] = values
         means[key] = _mean(values)
     return Evaluation(
