@@ -52,7 +52,7 @@ from ..data.interactions import IdMap, Interactions
 from ..serving.exact import cosine_top_k, top_k
 from .estimator import Estimator, clone
 from .fold_in import fold_in_interactions, fold_in_settings, fold_in_vectors
-from .ids import as_id_array, pad_columns, to_external, to_indices, unknown_message
+from .ids import as_id_array, check_indices, exclusion_rows, pad_columns, to_external, to_indices, unknown_message
 from .persistence import register_model_class, save_model
 
 __all__ = ["BaseModel", "NotFittedError", "clone"]
@@ -159,26 +159,6 @@ class BaseModel(Estimator):
     def _item_indices(self, items: Any, name: str = "items") -> tuple[np.ndarray, bool]:
         return to_indices(self.item_ids_, items, name, "item")
 
-    @staticmethod
-    def _check_indices(values: Any, size: int, name: str) -> np.ndarray:
-        """``values`` as an int64 array of dense indices in ``0 .. size - 1``."""
-        indices = np.asarray(values)
-        if indices.ndim == 0:
-            indices = indices.reshape(1)
-        if indices.ndim != 1:
-            raise ValueError(f"{name} must be a one-dimensional array of dense indices, got shape {indices.shape}")
-        if len(indices) and indices.dtype.kind not in "iu":
-            raise ValueError(f"{name} must hold integer dense indices, got dtype {indices.dtype}")
-        indices = indices.astype(np.int64, copy=False)
-        bad = (indices < 0) | (indices >= size)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{name}: {int(bad.sum())} of {len(indices)} indices are outside 0..{size - 1} "
-                f"(first at position {first}: {int(indices[first])})"
-            )
-        return indices
-
     # --------------------------------------------------------------- scoring
     def score(self, users: Any, items: Any = None) -> np.ndarray:
         """Scores of items for users: ``user . item + item bias``, higher is better.
@@ -230,12 +210,12 @@ class BaseModel(Estimator):
         ndarray, shape (n, m), float32
         """
         self._require_fitted()
-        user_indices = self._check_indices(user_indices, self.n_users_, "user_indices")
+        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
         if item_indices is None:
             item_factors = self.item_factors_
             item_biases = self.item_biases_
         else:
-            item_indices = self._check_indices(item_indices, self.n_items_, "item_indices")
+            item_indices = check_indices(item_indices, self.n_items_, "item_indices")
             item_factors = self.item_factors_[item_indices]
             item_biases = self.item_biases_[item_indices]
         scores = self.user_factors_[user_indices] @ item_factors.T
@@ -282,8 +262,8 @@ class BaseModel(Estimator):
         ndarray, shape (n,), float32
         """
         self._require_fitted()
-        user_indices = self._check_indices(user_indices, self.n_users_, "user_indices")
-        item_indices = self._check_indices(item_indices, self.n_items_, "item_indices")
+        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
+        item_indices = check_indices(item_indices, self.n_items_, "item_indices")
         if len(user_indices) != len(item_indices):
             raise ValueError(
                 f"users and items must pair up: got {len(user_indices)} users and "
@@ -298,43 +278,7 @@ class BaseModel(Estimator):
     # ------------------------------------------------------------- top-k
     def _exclusion_rows(self, exclude: Any, user_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """CSR (indptr, indices) of ``exclude``'s rows for ``user_indices`` (-1: empty row)."""
-        if exclude is None:
-            return None
-        n_users, n_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
-        if isinstance(exclude, Interactions):
-            if exclude.shape != (n_users, n_items):
-                raise ValueError(
-                    f"exclude is {exclude.n_users} users x {exclude.n_items} items but the model "
-                    f"has {n_users} x {n_items}; pass interactions that share its id maps"
-                )
-            if exclude.user_ids != self.user_ids_ or exclude.item_ids != self.item_ids_:
-                raise ValueError(
-                    "exclude must share the model's id maps (user_ids_ and item_ids_), e.g. the "
-                    "training interactions"
-                )
-            indptr, indices = exclude.indptr, exclude.indices
-        elif sp.issparse(exclude):
-            if exclude.shape != (n_users, n_items):
-                raise ValueError(
-                    f"exclude has shape {exclude.shape} but the model has {n_users} users x "
-                    f"{n_items} items (rows are dense user indices)"
-                )
-            matrix = sp.csr_matrix(exclude)
-            indptr, indices = matrix.indptr.astype(np.int64), matrix.indices
-        else:
-            raise ValueError(
-                "exclude must be None, an Interactions with the model's id maps or a scipy "
-                f"sparse matrix (n_users, n_items), got {type(exclude).__name__}"
-            )
-        known = user_indices >= 0
-        rows = np.where(known, user_indices, 0)
-        starts = indptr[rows]
-        counts = np.where(known, indptr[rows + 1] - starts, 0)
-        out_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(counts, out=out_indptr[1:])
-        # Position j of output row r reads entry starts[r] + j of the input.
-        gather = np.repeat(starts - out_indptr[:-1], counts) + np.arange(out_indptr[-1], dtype=np.int64)
-        return out_indptr, np.ascontiguousarray(indices[gather], dtype=np.int64)
+        return exclusion_rows(exclude, user_indices, self.user_ids_, self.item_ids_)
 
     def _top_items_for_vectors(
         self,
@@ -466,9 +410,9 @@ class BaseModel(Estimator):
             ``-inf`` in padded slots.
         """
         self._require_fitted()
-        user_indices = self._check_indices(user_indices, self.n_users_, "user_indices")
+        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
         if item_indices is not None:
-            item_indices = self._check_indices(item_indices, self.n_items_, "item_indices")
+            item_indices = check_indices(item_indices, self.n_items_, "item_indices")
         exclusions = self._exclusion_rows(exclude, user_indices)
         return self._top_items_for_vectors(
             self.user_factors_[user_indices], k, exclusions, item_indices, threads

@@ -17,9 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from ..data.interactions import IdMap
+import scipy.sparse as sp
 
-__all__ = ["PAD_INT_ID", "PAD_STR_ID", "as_id_array", "pad_columns", "to_external", "to_indices", "unknown_message"]
+from ..data.interactions import IdMap, Interactions
+
+__all__ = [
+    "PAD_INT_ID",
+    "PAD_STR_ID",
+    "as_id_array",
+    "check_indices",
+    "exclusion_rows",
+    "pad_columns",
+    "to_external",
+    "to_indices",
+    "unknown_message",
+]
 
 #: Id of a padded slot when the model's ids are integers.
 PAD_INT_ID = -1
@@ -88,3 +100,83 @@ def to_indices(id_map: IdMap, values: Any, name: str, what: str) -> tuple[np.nda
     if unknown.any():
         raise ValueError(unknown_message(name, array, unknown, what))
     return indices, single
+
+
+def check_indices(values: Any, size: int, name: str) -> np.ndarray:
+    """``values`` as an int64 array of dense indices in ``0 .. size - 1``."""
+    indices = np.asarray(values)
+    if indices.ndim == 0:
+        indices = indices.reshape(1)
+    if indices.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional array of dense indices, got shape {indices.shape}")
+    if len(indices) and indices.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer dense indices, got dtype {indices.dtype}")
+    indices = indices.astype(np.int64, copy=False)
+    bad = (indices < 0) | (indices >= size)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name}: {int(bad.sum())} of {len(indices)} indices are outside 0..{size - 1} "
+            f"(first at position {first}: {int(indices[first])})"
+        )
+    return indices
+
+
+def exclusion_rows(
+    exclude: Any, user_indices: np.ndarray, user_ids: IdMap, item_ids: IdMap
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """CSR (indptr, indices) of ``exclude``'s rows for ``user_indices`` (-1: an empty row).
+
+    Parameters
+    ----------
+    exclude : Interactions, scipy.sparse matrix or None
+        Over the model's users and items (an Interactions must share the id
+        maps; a sparse matrix's rows are dense user indices).
+    user_indices : ndarray, shape (n_query,), int64
+        Dense user indices, -1 for a user the model does not know.
+    user_ids, item_ids : IdMap
+        The model's id maps.
+
+    Returns
+    -------
+    (indptr, indices) or None
+        ``indptr`` shape (n_query + 1,), ``indices`` the dense item indices
+        to exclude for each query row, both int64; None when ``exclude`` is.
+    """
+    if exclude is None:
+        return None
+    n_users, n_items = len(user_ids), len(item_ids)
+    if isinstance(exclude, Interactions):
+        if exclude.shape != (n_users, n_items):
+            raise ValueError(
+                f"exclude is {exclude.n_users} users x {exclude.n_items} items but the model "
+                f"has {n_users} x {n_items}; pass interactions that share its id maps"
+            )
+        if exclude.user_ids != user_ids or exclude.item_ids != item_ids:
+            raise ValueError(
+                "exclude must share the model's id maps (user_ids_ and item_ids_), e.g. the "
+                "training interactions"
+            )
+        indptr, indices = exclude.indptr, exclude.indices
+    elif sp.issparse(exclude):
+        if exclude.shape != (n_users, n_items):
+            raise ValueError(
+                f"exclude has shape {exclude.shape} but the model has {n_users} users x "
+                f"{n_items} items (rows are dense user indices)"
+            )
+        matrix = sp.csr_matrix(exclude)
+        indptr, indices = matrix.indptr.astype(np.int64), matrix.indices
+    else:
+        raise ValueError(
+            "exclude must be None, an Interactions with the model's id maps or a scipy "
+            f"sparse matrix (n_users, n_items), got {type(exclude).__name__}"
+        )
+    known = user_indices >= 0
+    rows = np.where(known, user_indices, 0)
+    starts = indptr[rows]
+    counts = np.where(known, indptr[rows + 1] - starts, 0)
+    out_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_indptr[1:])
+    # Position j of output row r reads entry starts[r] + j of the input.
+    gather = np.repeat(starts - out_indptr[:-1], counts) + np.arange(out_indptr[-1], dtype=np.int64)
+    return out_indptr, np.ascontiguousarray(indices[gather], dtype=np.int64)
