@@ -20,6 +20,7 @@ argument in one error.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -33,10 +34,12 @@ __all__ = [
     "Satisfies",
     "check_flag",
     "check_integer",
+    "check_memory",
     "check_option",
     "check_real",
     "is_integer",
     "is_real",
+    "physical_memory_bytes",
     "validate_parameters",
 ]
 
@@ -250,3 +253,37 @@ def check_option(value: Any, name: str, options: Iterable[str], *, allow_none: b
 def check_flag(value: Any, name: str) -> bool:
     """``value`` as a ``bool`` if it is ``True`` or ``False``, else ``ValueError``."""
     return _check(value, name, Flag(), False)
+
+
+def physical_memory_bytes() -> int | None:
+    """The machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_memory(n_bytes: int, what: str, cause: str) -> None:
+    """Refuse an allocation larger than the machine's memory before making it.
+
+    Parameters
+    ----------
+    n_bytes : int
+        What the allocation needs.
+    what : str
+        What would be allocated, e.g. ``"the model's parameters"``.
+    cause : str
+        The argument that sets the size, named in the error, e.g. ``"dim"``.
+
+    Raises
+    ------
+    ValueError
+        When ``n_bytes`` exceeds the physical memory (numpy would otherwise
+        fail with a raw ``MemoryError``, or the machine would start swapping).
+    """
+    available = physical_memory_bytes()
+    if available is not None and n_bytes > available:
+        raise ValueError(
+            f"{what} would need {n_bytes / 2**30:.3g} GiB but this machine has "
+            f"{available / 2**30:.3g} GiB of memory; lower {cause}"
+        )

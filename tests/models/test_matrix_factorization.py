@@ -227,6 +227,42 @@ def test_absurd_learning_rate_diverges_with_a_clear_error(data):
         model.fit(data, progress=False)
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="trains on ml-100k: slow without the JIT")
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_blow_up_is_caught_before_it_overflows(data_dir, optimizer):
+    # The example that came back as a normal fit, parameters near 1e10 and test AUC 0.507.
+    from tripletrec.data import movielens
+
+    train = movielens("ml-100k", split="ua", min_rating=4, path=data_dir, progress=False).train
+    model = MatrixFactorization(loss="sigmoid", optimizer=optimizer, learning_rate=1e3, epochs=3, seed=0)
+    with pytest.raises(FloatingPointError, match=r"diverged in epoch \d: the parameters grew to .*past the bound 1000\); "
+                                                 r"try a lower learning_rate than 1000"):
+        model.fit(train, progress=False)
+
+
+@pytest.mark.parametrize("name", ["l2", "bias_l2"])
+def test_an_overshooting_penalty_is_blamed_not_the_learning_rate(data, name):
+    model = MatrixFactorization(**{**SMALL, "optimizer": "sgd", "learning_rate": 0.1, name: 50.0, "epochs": 3})
+    with pytest.raises(FloatingPointError) as error:
+        model.fit(data, progress=False)
+    assert f"{name}=50 with learning_rate=0.1 overshoots" in str(error.value)
+    assert "lower learning_rate" not in str(error.value)
+
+
+def test_a_huge_init_scale_is_refused_before_training(data):
+    model = MatrixFactorization(**{**SMALL, "init_scale": 1e18})
+    with pytest.raises(ValueError, match=r"init_scale=1e\+18 would start vector entries at up to .* use about 0.1"):
+        model.fit(data, progress=False)
+    assert not hasattr(model, "item_factors_")
+
+
+def test_a_dim_no_machine_can_hold_is_refused_before_allocating(data):
+    model = MatrixFactorization(**{**SMALL, "dim": 2**40})
+    with pytest.raises(ValueError, match=r"the model's parameters would need .* GiB but this machine has .* lower dim"):
+        model.fit(data, progress=False)
+    assert not hasattr(model, "user_ids_")
+
+
 # ----------------------------------------------------------------- fitting
 def test_fit_returns_self_with_learned_attributes(data):
     model = MatrixFactorization(**SMALL)

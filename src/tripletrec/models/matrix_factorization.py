@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer
+from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer, check_memory
 from ..data.interactions import Interactions
 from ..kernels import training
 from ..losses import LOSSES, loss_code
@@ -24,9 +24,17 @@ from ..sampling import (
     sampler_code,
 )
 from .base import BaseModel
-from .trainer import DEFAULT_METRICS, EpochTrainer
+from .trainer import DEFAULT_METRICS, DIVERGENCE_BOUND, EpochTrainer
 
 __all__ = ["MatrixFactorization"]
+
+def _parameter_bytes(n_users: int, n_items: int, settings: "_Settings") -> int:
+    """Bytes of the factors, biases and optimizer state a fit allocates."""
+    rows = n_users + n_items
+    values = rows * settings.dim + n_items
+    state = {"sgd": 0, "rowwise-adagrad": rows + n_items, "adagrad": values, "adam": 2 * values}
+    return 4 * (values + state[settings.optimizer_name])
+
 
 def _is_ranking_metric(name: Any) -> bool:
     """Whether ``name`` is a validation metric to stop on: ``"auc"``, ``"ndcg@10"``, ..."""
@@ -378,6 +386,14 @@ class MatrixFactorization(BaseModel):
         return self._train(train, validation, settings, n_epochs, metrics, k, callbacks, progress)
 
     def _initialize(self, train: Interactions, settings: _Settings) -> None:
+        # Everything that can refuse the settings runs before anything is allocated or set.
+        check_memory(_parameter_bytes(train.n_users, train.n_items, settings), "the model's parameters", "dim")
+        half_width = np.float32(math.sqrt(3.0) * settings.init_scale / math.sqrt(settings.dim))
+        if half_width > DIVERGENCE_BOUND:
+            raise ValueError(
+                f"init_scale={settings.init_scale:g} would start vector entries at up to {half_width:.3g}, "
+                f"past the divergence bound {DIVERGENCE_BOUND:g}; use about 0.1"
+            )
         self._set_id_maps(train)
         root = np.random.SeedSequence(settings.seed)
         init_sequence, shuffle_sequence, kernel_sequence = root.spawn(3)
@@ -385,7 +401,6 @@ class MatrixFactorization(BaseModel):
         # Uniform on [-w, w] with standard deviation init_scale / sqrt(dim):
         # four times cheaper to draw than normal values, which on large
         # catalogues was a tenth of a three-epoch fit.
-        half_width = np.float32(math.sqrt(3.0) * settings.init_scale / math.sqrt(settings.dim))
         user_factors = init_random.random((self.n_users_, settings.dim), dtype=np.float32)
         item_factors = init_random.random((self.n_items_, settings.dim), dtype=np.float32)
         for factors in (user_factors, item_factors):
@@ -474,7 +489,6 @@ class MatrixFactorization(BaseModel):
             early_stopping=settings.early_stopping,
             patience=settings.patience,
             progress=progress,
-            learning_rate=settings.learning_rate,
         )
         epoch_data = _EpochData(train, settings)
         trainer.run(n_epochs, lambda: self._run_epoch(epoch_data, settings))
@@ -487,6 +501,22 @@ class MatrixFactorization(BaseModel):
             "item_factors_": self.item_factors_,
             "item_biases_": self.item_biases_,
         }
+
+    def _divergence_advice(self) -> str:
+        """Which setting most likely made training diverge, for the trainer's error."""
+        settings = self._settings()
+        if settings.optimizer_name == "sgd":
+            # An SGD step multiplies x by (1 - learning_rate * l2) before the loss
+            # gradient: at learning_rate * l2 >= 2 that factor's magnitude is >= 1
+            # and the penalty itself makes x oscillate and grow.
+            for name, penalty in (("l2", settings.l2), ("bias_l2", settings.bias_l2)):
+                # A learning rate above 1 is the cause whatever the penalty.
+                if settings.learning_rate * penalty >= 1.0 and settings.learning_rate <= 1.0:
+                    return (
+                        f"{name}={penalty:g} with learning_rate={settings.learning_rate:g} overshoots "
+                        f"(learning_rate * {name} >= 1); lower {name}"
+                    )
+        return f"try a lower learning_rate than {settings.learning_rate:g}"
 
     def _restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         for name, array in arrays.items():

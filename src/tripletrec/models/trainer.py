@@ -15,13 +15,15 @@ for every model:
   returning ``True``;
 * early stopping on a validation metric, restoring the best epoch's
   parameters (``best_epoch_``);
-* a divergence stop: a non-finite loss or parameter raises
-  ``FloatingPointError`` naming the epoch.
+* a divergence stop: a non-finite loss, or a parameter whose magnitude
+  passes :data:`DIVERGENCE_BOUND` (a blow-up caught before it overflows),
+  raises ``FloatingPointError`` naming the epoch and the likely cause.
 
 The model gives the trainer ``history_`` and ``best_epoch_`` attributes,
 ``_learned_arrays()`` (a dict of its learned arrays, which the trainer
-copies to keep the best epoch and checks for divergence) and
-``_restore_arrays(arrays)``.
+copies to keep the best epoch and checks for divergence),
+``_restore_arrays(arrays)`` and optionally ``_divergence_advice()``, a
+sentence naming the setting to change (default: the learning rate).
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ import numpy as np
 
 from .._validation import check_integer
 
-__all__ = ["DEFAULT_METRICS", "EpochTrainer"]
+__all__ = ["DEFAULT_METRICS", "DIVERGENCE_BOUND", "EpochTrainer", "largest_magnitude"]
+
+#: A learned value whose magnitude passes this has blown up. Scores are dot
+#: products of such values: past 1e3 a single product term reaches 1e6, where
+#: every ranking loss is saturated (sigmoid(17) is already 1 in float32), so
+#: training no longer learns, long before float32 overflows (3.4e38), which is
+#: when a check for NaN and infinity alone would notice. Measured on ml-100k
+#: (dim 64, 30 epochs, defaults otherwise), every loss with every optimizer
+#: kept its largest value below 42.
+DIVERGENCE_BOUND = 1e3
 
 #: Validation metrics recorded by default.
 DEFAULT_METRICS = ("auc", "precision", "recall", "ndcg")
@@ -64,8 +75,6 @@ class EpochTrainer:
         Epochs without improvement before early stopping.
     progress : bool
         Show a progress bar.
-    learning_rate : float, optional
-        Named in the divergence error.
 
     Raises
     ------
@@ -86,7 +95,6 @@ class EpochTrainer:
         early_stopping: str | None = None,
         patience: int = 3,
         progress: bool = True,
-        learning_rate: float | None = None,
     ):
         from ..data.interactions import Interactions
         from ..metrics import METRIC_NAMES
@@ -131,7 +139,6 @@ class EpochTrainer:
         self.early_stopping = early_stopping
         self.patience = patience
         self.progress = progress
-        self.learning_rate = learning_rate
 
     def run(self, n_epochs: int, run_epoch: Callable[[], float]) -> None:
         """Train ``n_epochs`` epochs, each by calling ``run_epoch()`` (returns the mean loss)."""
@@ -180,16 +187,28 @@ class EpochTrainer:
             model._restore_arrays(best_arrays)
 
     def _check_finite(self, epoch: int, loss: float) -> None:
-        # A sum is finite only if every term is (or it overflowed, which is
-        # divergence too), and is cheaper than an elementwise isfinite.
-        finite_parameters = all(
-            math.isfinite(float(np.sum(array, dtype=np.float64)))
-            for array in self.model._learned_arrays().values()
-        )
-        if math.isfinite(loss) and finite_parameters:
+        magnitude = largest_magnitude(self.model._learned_arrays().values())
+        if math.isfinite(loss) and magnitude <= DIVERGENCE_BOUND:
             return
-        what = "the training loss" if not math.isfinite(loss) else "the parameters"
-        advice = "" if self.learning_rate is None else f"; try a lower learning_rate than {self.learning_rate:g}"
-        raise FloatingPointError(
-            f"training diverged in epoch {epoch}: {what} became NaN or infinite (loss {loss!r}){advice}"
-        )
+        if not math.isfinite(loss):
+            what = f"the training loss became {loss!r}"
+        elif not math.isfinite(magnitude):
+            what = "the parameters became NaN or infinite"
+        else:
+            what = f"the parameters grew to {magnitude:.3g} (past the bound {DIVERGENCE_BOUND:g})"
+        advice = getattr(self.model, "_divergence_advice", None)
+        advice = advice() if callable(advice) else "try a lower learning_rate"
+        raise FloatingPointError(f"training diverged in epoch {epoch}: {what}; {advice}")
+
+
+def largest_magnitude(arrays: Iterable[np.ndarray]) -> float:
+    """The largest absolute value in ``arrays`` (NaN if any value is NaN)."""
+    largest = 0.0
+    for array in arrays:
+        if array.size:
+            # max and min instead of abs(): no temporary copy of the array.
+            high, low = float(np.max(array)), float(np.min(array))
+            if math.isnan(high) or math.isnan(low):
+                return math.nan
+            largest = max(largest, abs(high), abs(low))
+    return largest
