@@ -257,9 +257,18 @@ class ModelSuite:
         # Candidates: two items and k = 4.
         ids, scores = fitted.recommend("user-00", k=4, items=[1000, 1010])
         assert ids[2:].tolist() == [PAD_INT_ID] * 2 and np.isneginf(scores[2:]).all()
-        # Similar users pad with the string sentinel: 19 others for k = 25.
+        # Similar users pad with the string sentinel: k = 25 is capped at the 20 users,
+        # of which 19 are others.
         user_ids, similarities = fitted.similar_users("user-00", k=25)
-        assert user_ids[19:].tolist() == [PAD_STR_ID] * 6 and np.isneginf(similarities[19:]).all()
+        assert user_ids.shape == (N_USERS,)
+        assert user_ids[19:].tolist() == [PAD_STR_ID] and np.isneginf(similarities[19:]).all()
+
+    def test_k_larger_than_the_catalogue_is_capped_without_allocating_it(self, fitted):
+        ids, scores = fitted.recommend(USER_IDS[:2], k=10**12)
+        assert ids.shape == scores.shape == (2, N_ITEMS)
+        assert np.isfinite(scores).all()
+        similar, _ = fitted.similar_items(ITEM_IDS[0], k=10**12)
+        assert similar.shape == (N_ITEMS,) and similar[-1] == PAD_INT_ID
 
     # --------------------------------------------------- 6. similar
     def test_similar_items_exclude_the_query_and_match_numpy_cosine(self, fitted):

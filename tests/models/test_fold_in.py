@@ -142,7 +142,7 @@ def test_bad_fold_in_items_are_named(model, items, weights, message):
 
 
 def test_bad_fold_in_arguments_are_named(model):
-    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000, got 0"):
         model.fold_in([GROUP_A], epochs=0)
     with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0, got -0.1"):
         model.fold_in([GROUP_A], learning_rate=-0.1)
@@ -235,3 +235,8 @@ def test_folded_in_users_rank_about_as_well_as_trained_users_on_ml100k(data_dir,
     assert fold_in_precision - popularity_precision >= 0.5 * (trained_precision - popularity_precision)
 
 
+
+
+def test_an_impossible_epoch_count_is_refused_before_allocating(model):
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000, got 1000000000000"):
+        model.fold_in([GROUP_A], epochs=10**12)

@@ -115,7 +115,7 @@ def test_repr_shows_changed_parameters():
         (dict(learning_rate=float("nan")), r"learning_rate must be a finite number > 0, got nan"),
         (dict(l2=-1.0), r"l2 must be a finite number >= 0"),
         (dict(bias_l2=float("inf")), r"bias_l2 must be a finite number >= 0"),
-        (dict(epochs=0), "epochs must be an integer >= 1, got 0"),
+        (dict(epochs=0), "epochs must be an integer >= 1 and <= 100000, got 0"),
         (dict(n_negatives=0), "n_negatives must be an integer >= 1, got 0"),
         (dict(max_sampled=0), "max_sampled must be an integer >= 1, got 0"),
         (dict(kos_k=0), "kos_k must be an integer >= 1, got 0"),
@@ -509,3 +509,17 @@ class TestMatrixFactorizationSuite(ModelSuite):
 
     def fit_model(self, model, train):
         return model.fit(train, progress=False)
+
+
+def test_threads_beyond_the_cores_are_capped(data):
+    model = MatrixFactorization(**{**SMALL, "threads": 10**9, "epochs": 2}).fit(data, progress=False)
+    assert model._settings().n_chunks == numba.config.NUMBA_NUM_THREADS
+    assert len(model._rng_states) == numba.config.NUMBA_NUM_THREADS
+
+
+def test_an_impossible_epoch_count_is_refused(data):
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000, got 1000000000000"):
+        MatrixFactorization(**{**SMALL, "epochs": 10**12}).fit(data, progress=False)
+    model = MatrixFactorization(**SMALL).fit(data, progress=False)
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000"):
+        model.fit_partial(data, epochs=10**12, progress=False)

@@ -289,7 +289,8 @@ class BaseModel(Estimator):
         threads: Any,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Dense item indices and scores for query vectors, best first, padded to k."""
-        k = check_integer(k, "k", low=1)
+        # No list can hold more items than the catalogue: a larger k is capped, never padded.
+        k = min(check_integer(k, "k", low=1), self.item_factors_.shape[0])
         n_available = self.item_factors_.shape[0] if candidate_indices is None else len(np.unique(candidate_indices))
         selected = min(k, n_available)
         if selected == 0 or len(user_vectors) == 0:
@@ -324,7 +325,8 @@ class BaseModel(Estimator):
         users : external user id or array_like, shape (n_query,)
             Users of the training data, by their external ids.
         k : int
-            Items per user, >= 1. Rows with fewer than ``k`` items left are
+            Items per user, >= 1; a ``k`` larger than the catalogue is
+            capped at ``n_items_``. Rows with fewer than ``k`` items left are
             padded (see :mod:`tripletrec.models.ids`).
         exclude : Interactions or scipy.sparse matrix, optional
             Items never to return: each user's stored pairs in ``exclude``
@@ -423,7 +425,7 @@ class BaseModel(Estimator):
         self, vectors: np.ndarray, query_indices: np.ndarray, k: Any, threads: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``vectors`` most cosine-similar to rows ``query_indices``, padded to k."""
-        k = check_integer(k, "k", low=1)
+        k = min(check_integer(k, "k", low=1), len(vectors))
         selected = min(k, len(vectors))
         if len(query_indices) == 0:
             indices = np.empty((0, 0), dtype=np.int64)
@@ -447,8 +449,9 @@ class BaseModel(Estimator):
         ----------
         items : external item id or array_like, shape (n_query,)
         k : int
-            Items per query, >= 1; rows are padded when ``k`` exceeds
-            ``n_items - 1`` (:mod:`tripletrec.models.ids`).
+            Items per query, >= 1, capped at the number of items; rows are
+            padded when ``k`` exceeds ``n_items - 1``
+            (:mod:`tripletrec.models.ids`).
         threads : int, optional
 
         Returns

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numba
 import numpy as np
 
-from .._validation import check_integer, check_real
+from .._validation import check_integer, check_memory, check_real
 from ..data.interactions import IdMap, Interactions
 from ..kernels import fold_in as fold_in_kernels
 from ..kernels.training import OPTIMIZER_CODES
@@ -20,6 +20,7 @@ from ..losses import LOSS_CODES
 from ..sampling import SAMPLER_CODES, UNSEEN_MAX_DRAWS
 from ..serving.exact import check_threads
 from .ids import unknown_message
+from .trainer import MAX_EPOCHS
 
 __all__ = ["FOLD_IN_LOSSES", "fold_in_interactions", "fold_in_settings", "fold_in_vectors"]
 
@@ -156,7 +157,9 @@ def fold_in_settings(
         "max_sampled": check_integer(params.get("max_sampled", 100), "max_sampled", low=1),
         "kos_k": check_integer(params.get("kos_k", 5), "kos_k", low=1),
         "kos_n": check_integer(params.get("kos_n", 10), "kos_n", low=1),
-        "epochs": check_integer(params.get("epochs", 20) if epochs is None else epochs, "epochs", low=1),
+        "epochs": check_integer(
+            params.get("epochs", 20) if epochs is None else epochs, "epochs", low=1, high=MAX_EPOCHS
+        ),
         "learning_rate": check_real(
             params.get("learning_rate", 0.1) if learning_rate is None else learning_rate,
             "learning_rate", low=0.0, low_open=True,
@@ -198,6 +201,8 @@ def fold_in_vectors(
         When a vector stops being finite.
     """
     threads = check_threads(threads)
+    # The kernel keeps each new user's loss of every epoch.
+    check_memory(given.n_users * settings["epochs"] * 8, "fold-in's per-epoch losses", "epochs or the number of new users")
     train = given
     if settings["use_weights"]:
         weights_array = given.weights.astype(np.float64)

@@ -4,8 +4,10 @@ Every public model method takes and returns the ids of the data the model
 was trained on; :class:`~tripletrec.models.BaseModel` converts them here and
 calls index-level methods whose names say they take indices.
 
-Padding. When fewer than ``k`` items are left for a row (exclusions, a small
-candidate set, ``k`` larger than the catalogue), the row ends with padded
+Padding. ``k`` is capped at the size of the catalogue (the items, or the
+users for similar users). When fewer than ``k`` items are then left for a
+row (exclusions, a small candidate set, the query itself left out of its
+similar items), the row ends with padded
 slots: their score is ``-inf`` and their id is :data:`PAD_INT_ID` (-1) for
 integer ids or :data:`PAD_STR_ID` (``""``) for string ids. Test
 ``np.isneginf(scores)`` to find them whatever the id type.

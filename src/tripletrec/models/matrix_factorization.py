@@ -24,7 +24,7 @@ from ..sampling import (
     sampler_code,
 )
 from .base import BaseModel
-from .trainer import DEFAULT_METRICS, DIVERGENCE_BOUND, EpochTrainer
+from .trainer import DEFAULT_METRICS, DIVERGENCE_BOUND, MAX_EPOCHS, EpochTrainer
 
 __all__ = ["MatrixFactorization"]
 
@@ -147,8 +147,9 @@ class MatrixFactorization(BaseModel):
     patience : int
         Epochs without improvement before early stopping.
     threads : int, optional
-        Parallel chunks of users per epoch (default: numba's thread count).
-        At most that many run at once. ``threads=1`` with a ``seed`` makes
+        Parallel chunks of users per epoch (default, and at most: the cores
+        numba may use, ``numba.config.NUMBA_NUM_THREADS``; a larger value is
+        capped). At most that many run at once. ``threads=1`` with a ``seed`` makes
         training bit-reproducible; with more threads item updates race
         (Hogwild) and results vary slightly from run to run.
     seed : int, optional
@@ -249,7 +250,7 @@ class MatrixFactorization(BaseModel):
         "learning_rate": (Real(0.0, low_open=True),),
         "l2": (Real(0.0),),
         "bias_l2": (Real(0.0),),
-        "epochs": (Integer(1),),
+        "epochs": (Integer(1, MAX_EPOCHS),),
         "biases": (Flag(),),
         "margin": (Real(0.0),),
         "max_sampled": (Integer(1),),
@@ -278,7 +279,9 @@ class MatrixFactorization(BaseModel):
             sampler=sampler_code(params["negatives"]),
             optimizer=training.OPTIMIZER_CODES[params["optimizer"]],
             optimizer_name=params["optimizer"],
-            n_chunks=int(numba.config.NUMBA_NUM_THREADS) if threads is None else threads,
+            # More chunks than cores buys nothing and each costs scratch memory and a
+            # generator: a larger count is capped at the cores numba may use.
+            n_chunks=min(threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS),
         )
 
     # ---------------------------------------------------------------- fitting
@@ -382,7 +385,7 @@ class MatrixFactorization(BaseModel):
                 self._start_random_state(shuffle_sequence, kernel_sequence, settings)
             else:
                 self._prepare_state(settings)
-        n_epochs = settings.epochs if epochs is None else check_integer(epochs, "epochs", low=1)
+        n_epochs = settings.epochs if epochs is None else check_integer(epochs, "epochs", low=1, high=MAX_EPOCHS)
         return self._train(train, validation, settings, n_epochs, metrics, k, callbacks, progress)
 
     def _initialize(self, train: Interactions, settings: _Settings) -> None:

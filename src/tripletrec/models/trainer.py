@@ -36,7 +36,11 @@ import numpy as np
 
 from .._validation import check_integer
 
-__all__ = ["DEFAULT_METRICS", "DIVERGENCE_BOUND", "EpochTrainer", "largest_magnitude"]
+__all__ = ["DEFAULT_METRICS", "DIVERGENCE_BOUND", "MAX_EPOCHS", "EpochTrainer", "largest_magnitude"]
+
+#: Most epochs one call trains (fit, fit_partial, fold-in): a bound that no
+#: real run meets, so that a typo (epochs=10**12) is an error, not a hang.
+MAX_EPOCHS = 100_000
 
 #: A learned value whose magnitude passes this has blown up. Scores are dot
 #: products of such values: past 1e3 a single product term reaches 1e6, where
