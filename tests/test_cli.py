@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -89,6 +90,11 @@ def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
         (["fit", "--dataset", "synthetic", "--loss", "softmax"], "--loss must be one of"),
         (["fit", "--dataset", "synthetic", "--dim", "0"], "--dim must be an integer >= 1, got 0"),
         (["fit", "--dataset", "synthetic", "--split", "ua"], "--split 'ua' is not a split of synthetic"),
+        # Divergence and sizes no machine holds: one line naming the flag, never a traceback.
+        (["fit", "--dataset", "synthetic", "--learning-rate", "1e30", "--optimizer", "sgd", "--epochs", "2"],
+         "training diverged in epoch 1"),
+        (["fit", "--dataset", "synthetic", "--dim", "1099511627776"], "lower --dim"),
+        (["fit", "--dataset", "synthetic", "--epochs", "1000000000000"], "--epochs must be an integer >= 1 and <= 100000"),
     ],
 )
 def test_fit_user_errors(capsys, argv, fragment):
@@ -102,3 +108,18 @@ def test_bare_command_prints_usage_on_stderr_and_exits_2(capsys):
     assert status == 2
     assert out == ""
     assert err.startswith("usage: tripletrec")
+
+
+def test_divergence_names_the_learning_rate_flag_and_not_the_loss(capsys):
+    status, _, err = run_cli(capsys, "fit", "--dataset", "synthetic", "--learning-rate", "1e30", "--optimizer", "sgd")
+    assert status == 2 and err.count("\n") == 1
+    assert "try a lower --learning-rate than 1e+30" in err and "--loss" not in err
+
+
+def test_recommend_caps_an_impossible_k_at_the_catalogue(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    assert run_cli(capsys, "fit", "--dataset", "synthetic", "--items", "50", "--epochs", "1", "--out", str(model))[0] == 0
+    status, out, err = run_cli(capsys, "recommend", str(model), "--user", "0", "-k", "1000000000000", "--json")
+    assert status == 0, err
+    document = json.loads(out)
+    assert len(document[0]["items"]) <= 50

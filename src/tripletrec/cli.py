@@ -47,10 +47,16 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see --help)")
 
 
+# Where a parameter is named in the library's messages: "dim must be ...", "l2=50",
+# "learning_rate * l2 >= 1", "a lower learning_rate than 1", "lower dim". A bare word
+# ("the training loss became nan") is left alone.
+_NAMED_AFTER = r"(?=\s+must\b|=|\s*\*|\s*>=|\s+than\b|\)|;|$)"
+
+
 def flags_for_parameters(message: str) -> str:
-    """``message`` with each model parameter name replaced by its CLI flag."""
+    """``message`` with each model parameter name, where it names the parameter, replaced by its CLI flag."""
     for name, flag in PARAMETER_FLAGS.items():
-        message = re.sub(rf"(?<![\w-]){name}(?![\w-])", flag, message)
+        message = re.sub(rf"(?<![\w-]){name}{_NAMED_AFTER}|(?<=lower ){name}(?![\w-])", flag, message)
     return message
 
 
@@ -205,7 +211,8 @@ def _command_fit(args: argparse.Namespace) -> int:
         # With a test part, fit records auc, auc_all and precision@k in history_
         # under the same names evaluate uses.
         model.fit(train, test, metrics=FIT_METRICS, k=args.k, callbacks=[report], progress=False)
-    except FloatingPointError as error:
+    except (FloatingPointError, ValueError) as error:
+        # Divergence, and settings the data makes impossible (memory for dim): name the flags.
         raise UserError(flags_for_parameters(str(error))) from None
     evaluation = None
     if test is not None:
