@@ -3,6 +3,7 @@
 import io as iolib
 import json
 import os
+import stat
 import struct
 import time
 import zipfile
@@ -487,3 +488,60 @@ def test_stored_entry_whose_sizes_disagree_is_refused(model_file):
     write_raw_zip(model_file, entries)
     with pytest.raises(ModelFileError, match=r"entry 'item_biases.npy' declares \d+ stored and \d+ inflated bytes"):
         load_arrays(model_file)
+
+
+# ------------------------------------------------------- replacing a file safely
+def test_stale_temporaries_of_the_same_target_are_removed_and_others_kept(tmp_path):
+    old = time.time() - io.STALE_TEMPORARY_SECONDS - 60
+
+    def temporary(name, modified):
+        path = tmp_path / name
+        path.write_bytes(b"half a model")
+        os.utime(path, (modified, modified))
+        return path
+
+    stale = [temporary(".m.npz.0123456789abcdef.tmp", old), temporary(".m.npz.fedcba9876543210.tmp", old)]
+    kept = [
+        temporary(".m.npz.00112233445566ff.tmp", time.time()),  # recent: a save may be writing it
+        temporary(".other.npz.0123456789abcdef.tmp", old),  # another target
+        temporary(".m.npz.0123.tmp", old),  # not the exact pattern
+        temporary(".xm.npz.0123456789abcdef.tmp", old),  # another target that ends like this one
+    ]
+    save_arrays(tmp_path / "m.npz", {}, {"a": np.ones(2)})
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz", *(path.name for path in kept)])
+
+
+def test_read_only_file_is_not_replaced(tmp_path):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    original = path.read_bytes()
+    path.chmod(0o444)
+    # Mode bits decide, so this holds when the tests run as root too.
+    with pytest.raises(PermissionError, match=r"m\.npz is read-only \(mode -r--r--r--\); tripletrec does not replace"):
+        save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert path.read_bytes() == original
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_replacing_keeps_the_permission_bits(tmp_path):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    path.chmod(0o640)
+    save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert load_arrays(path)[0]["round"] == 2
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_failure_to_keep_the_permission_bits_removes_the_temporary(tmp_path, monkeypatch):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    original = path.read_bytes()
+
+    def failing_chmod(*args, **kwargs):
+        raise OSError("chmod refused (simulated)")
+
+    monkeypatch.setattr(io.os, "chmod", failing_chmod)
+    with pytest.raises(OSError, match="chmod refused"):
+        save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert os.listdir(tmp_path) == ["m.npz"]
+    assert path.read_bytes() == original
