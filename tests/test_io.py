@@ -1,8 +1,13 @@
 """The model file: round trip, atomic writes, and every way a file can be bad."""
 
+import io as iolib
 import json
 import os
+import stat
+import struct
+import time
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -326,3 +331,217 @@ def test_every_single_byte_flip_is_caught_or_harmless(tmp_path):
             np.testing.assert_array_equal(loaded[name], array)
             assert loaded[name].dtype == array.dtype
     assert caught > len(original) // 2
+
+
+# ------------------------------------------------- sizes checked before inflating
+def rewrite_header(path, change):
+    """Rewrite the JSON header through ``change(header)`` (the checksum goes stale)."""
+    def transform(data):
+        header = json.loads(np.lib.format.read_array(iolib.BytesIO(data)).tobytes().decode("utf-8"))
+        change(header)
+        buffer = iolib.BytesIO()
+        np.lib.format.write_array(buffer, np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8))
+        return buffer.getvalue()
+
+    rewrite_entry(path, "__header__.npy", transform)
+
+
+def write_raw_zip(path, entries):
+    """A zip archive from (name, method, payload, crc, inflated size) as given, trusting them."""
+    content, directory = bytearray(), bytearray()
+    for name, method, payload, crc, inflated_size in entries:
+        encoded = name.encode("ascii")
+        offset = len(content)
+        content += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(payload),
+                               inflated_size, len(encoded), 0) + encoded + payload
+        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, len(payload),
+                                 inflated_size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+    content += directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
+                                       len(directory), len(content), 0)
+    path.write_bytes(bytes(content))
+
+
+def test_zip_bomb_entry_is_refused_from_the_zip_directory_without_inflating(model_file):
+    # user_factors.npy becomes 2 GiB of zeros deflated to about 2 MB, with a
+    # .npy preamble that agrees with its size: only the header's layout
+    # (shape (7, 3) of float32) shows the lie.
+    preamble = iolib.BytesIO()
+    np.lib.format.write_array_header_1_0(preamble, {"descr": "<f4", "fortran_order": False, "shape": (2**29,)})
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = compressor.compress(preamble.getvalue()) + compressor.flush(zlib.Z_FULL_FLUSH)
+    # After a full flush deflate starts afresh, so one flushed MiB of zeros repeats.
+    mebibyte = compressor.compress(bytes(1 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    stream = head + mebibyte * 2048 + compressor.flush()
+    inflated_size = len(preamble.getvalue()) + 2**31
+    with zipfile.ZipFile(model_file) as archive:
+        entries = [(info.filename, 0, archive.read(info), info.CRC, info.file_size) for info in archive.infolist()]
+    # The CRC is not computed: the loader must refuse before it would get to check one.
+    entries = [("user_factors.npy", 8, stream, 0, inflated_size) if name == "user_factors.npy"
+               else (name, 0, data, crc, size) for name, _, data, crc, size in entries]
+    write_raw_zip(model_file, entries)
+    assert model_file.stat().st_size < 3 * 2**20
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError, match=rf"entry 'user_factors.npy' would inflate to {inflated_size} bytes "
+                                             r"but the header declares array 'user_factors' as shape \(7, 3\) "
+                                             r"of float32 \(84 bytes\); refused without inflating it"):
+        load_arrays(model_file)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_entry_the_header_does_not_declare_is_refused_naming_it(model_file):
+    with zipfile.ZipFile(model_file, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        buffer = iolib.BytesIO()
+        np.lib.format.write_array(buffer, np.zeros(1000))
+        archive.writestr("zeros.npy", buffer.getvalue())
+    with pytest.raises(ModelFileError, match=r"entry 'zeros.npy' is not declared by the header \(it declares "):
+        load_arrays(model_file)
+
+
+def test_entry_that_is_not_an_npy_array_is_refused(model_file):
+    with zipfile.ZipFile(model_file, "a") as archive:
+        archive.writestr("notes.txt", b"hello")
+    with pytest.raises(ModelFileError, match=r"entry 'notes.txt' is not a .npy array"):
+        load_arrays(model_file)
+
+
+def test_preamble_disagreeing_with_the_layout_is_refused(model_file):
+    # Same size, another dtype: only the layout tells.
+    rewrite_entry(model_file, "user_factors.npy", lambda data: data.replace(b"'<f4'", b"'<i4'", 1))
+    with pytest.raises(ModelFileError, match=r"array 'user_factors' claims shape \(7, 3\) of int32 but the header "
+                                             r"declares shape \(7, 3\) of float32"):
+        load_arrays(model_file)
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({"dtype": "<f8", "shape": [2**30, 2**30]},
+         r"declares array 'fortran' of shape \(1073741824, 1073741824\) of float64 \(9223372036854775808 bytes\), "
+         r"which brings the file past the 1099511627776 bytes \(MAX_MODEL_BYTES\)"),
+        ({"dtype": "|V0", "shape": [2**40, 2**40]},
+         r"declares array 'fortran' of shape \(1099511627776, 1099511627776\), whose "
+         r"1208925819614629174706176 elements overflow an index"),
+        ({"dtype": "<f8", "shape": [3, -4]}, r"declares array 'fortran' with an invalid shape \[3, -4\]"),
+        ({"dtype": "<f8", "shape": [3, True]}, r"declares array 'fortran' with an invalid shape \[3, True\]"),
+        ({"dtype": "not-a-dtype", "shape": [3, 4]}, r"declares array 'fortran' with an invalid dtype 'not-a-dtype'"),
+        ({"dtype": "|O", "shape": [3, 4]}, r"declares array 'fortran' of dtype object, which holds pickled"),
+    ],
+)
+def test_absurd_layout_is_refused_before_allocating(model_file, layout, message):
+    def change(header):
+        header["array_layout"]["fortran"] = layout
+
+    rewrite_header(model_file, change)
+    with pytest.raises(ModelFileError, match=message):
+        load_arrays(model_file)
+
+
+def test_layout_naming_other_arrays_than_listed_is_refused(model_file):
+    def change(header):
+        header["array_layout"]["ghost"] = {"dtype": "<f8", "shape": [1]}
+
+    rewrite_header(model_file, change)
+    with pytest.raises(ModelFileError, match=r"array_layout does not describe exactly the arrays it lists"):
+        load_arrays(model_file)
+
+
+def test_oversized_header_entry_is_refused_before_reading(model_file, monkeypatch):
+    monkeypatch.setattr(io, "MAX_HEADER_BYTES", 100)
+    with pytest.raises(ModelFileError, match=r"the header entry would inflate to \d+ bytes, more than the 100 bytes"):
+        load_arrays(model_file)
+
+
+def test_save_refuses_more_than_the_loader_accepts(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "MAX_MODEL_BYTES", 100)
+    with pytest.raises(ValueError, match=r"the arrays hold 104 bytes, more than the 100 bytes \(MAX_MODEL_BYTES\)"):
+        save_arrays(tmp_path / "m.npz", {}, {"a": np.zeros(13)})
+    assert os.listdir(tmp_path) == []
+
+
+def write_file_without_layout(path, arrays, compression):
+    """A file as save_arrays wrote it before headers carried array_layout."""
+    header = {"format": "tripletrec-model", "format_version": FORMAT_VERSION,
+              "library_version": tripletrec.__version__, "arrays": sorted(arrays)}
+    header["checksum"] = io._checksum(header, arrays)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        entries = {"__header__": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays}
+        for name, array in entries.items():
+            buffer = iolib.BytesIO()
+            np.lib.format.write_array(buffer, array)
+            archive.writestr(name + ".npy", buffer.getvalue())
+
+
+def test_file_without_layout_loads_only_if_stored_uncompressed(tmp_path):
+    path = tmp_path / "old.npz"
+    write_file_without_layout(path, {"a": np.arange(5.0)}, zipfile.ZIP_STORED)
+    assert load_arrays(path)[1]["a"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    write_file_without_layout(path, {"a": np.arange(5.0)}, zipfile.ZIP_DEFLATED)
+    with pytest.raises(ModelFileError, match=r"entry 'a.npy' is compressed but the header declares no array_layout"):
+        load_arrays(path)
+
+
+def test_stored_entry_whose_sizes_disagree_is_refused(model_file):
+    with zipfile.ZipFile(model_file) as archive:
+        entries = [(info.filename, 0, archive.read(info), info.CRC, info.file_size) for info in archive.infolist()]
+    entries = [(name, method, data, crc, size + 1000 if name == "item_biases.npy" else size)
+               for name, method, data, crc, size in entries]
+    write_raw_zip(model_file, entries)
+    with pytest.raises(ModelFileError, match=r"entry 'item_biases.npy' declares \d+ stored and \d+ inflated bytes"):
+        load_arrays(model_file)
+
+
+# ------------------------------------------------------- replacing a file safely
+def test_stale_temporaries_of_the_same_target_are_removed_and_others_kept(tmp_path):
+    old = time.time() - io.STALE_TEMPORARY_SECONDS - 60
+
+    def temporary(name, modified):
+        path = tmp_path / name
+        path.write_bytes(b"half a model")
+        os.utime(path, (modified, modified))
+        return path
+
+    stale = [temporary(".m.npz.0123456789abcdef.tmp", old), temporary(".m.npz.fedcba9876543210.tmp", old)]
+    kept = [
+        temporary(".m.npz.00112233445566ff.tmp", time.time()),  # recent: a save may be writing it
+        temporary(".other.npz.0123456789abcdef.tmp", old),  # another target
+        temporary(".m.npz.0123.tmp", old),  # not the exact pattern
+        temporary(".xm.npz.0123456789abcdef.tmp", old),  # another target that ends like this one
+    ]
+    save_arrays(tmp_path / "m.npz", {}, {"a": np.ones(2)})
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz", *(path.name for path in kept)])
+
+
+def test_read_only_file_is_not_replaced(tmp_path):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    original = path.read_bytes()
+    path.chmod(0o444)
+    # Mode bits decide, so this holds when the tests run as root too.
+    with pytest.raises(PermissionError, match=r"m\.npz is read-only \(mode -r--r--r--\); tripletrec does not replace"):
+        save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert path.read_bytes() == original
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_replacing_keeps_the_permission_bits(tmp_path):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    path.chmod(0o640)
+    save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert load_arrays(path)[0]["round"] == 2
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_failure_to_keep_the_permission_bits_removes_the_temporary(tmp_path, monkeypatch):
+    path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2)})
+    original = path.read_bytes()
+
+    def failing_chmod(*args, **kwargs):
+        raise OSError("chmod refused (simulated)")
+
+    monkeypatch.setattr(io.os, "chmod", failing_chmod)
+    with pytest.raises(OSError, match="chmod refused"):
+        save_arrays(path, {"round": 2}, {"a": np.ones(2)})
+    assert os.listdir(tmp_path) == ["m.npz"]
+    assert path.read_bytes() == original

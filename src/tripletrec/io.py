@@ -9,6 +9,9 @@ array holding UTF-8 JSON. The header carries
 * ``format_version``: :data:`FORMAT_VERSION` of the writer;
 * ``library_version``: the tripletrec version that wrote the file;
 * ``arrays``: the names of the stored arrays;
+* ``array_layout``: each array's ``dtype`` (as :func:`numpy.lib.format.dtype_to_descr`
+  writes it) and ``shape``, so that a reader knows how many bytes every entry
+  must inflate to before it inflates any (see :func:`load_arrays`);
 * ``checksum``: ``"sha256:<hex>"`` over the rest of the header and every
   array's name, dtype, shape and bytes;
 * whatever the caller adds (model class, hyperparameters, training history).
@@ -17,7 +20,9 @@ Nothing in a model file is ever unpickled or executed: object arrays are
 refused on save, and a file holding one is refused on load. Saving writes a
 temporary file in the destination folder, flushes it to disk and renames it
 over the destination, so a crash leaves either the old file or the new one,
-never half of one.
+never half of one; it refuses to replace a read-only file, keeps the
+permission bits of a file it replaces, and removes the temporary files that
+earlier saves to the same destination left behind when they were killed.
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ import math
 import os
 import re
 import secrets
+import stat
+import sys
+import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -44,8 +53,33 @@ FORMAT_VERSION = 1
 
 FORMAT_NAME = "tripletrec-model"
 HEADER_ENTRY = "__header__"
-RESERVED_HEADER_KEYS = ("format", "format_version", "library_version", "arrays", "checksum")
+RESERVED_HEADER_KEYS = ("format", "format_version", "library_version", "arrays", "array_layout", "checksum")
 _ARRAY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+#: The most array bytes one model file may declare, all arrays together
+#: (1 TiB). :func:`load_arrays` refuses a header declaring more before it
+#: allocates anything, and :func:`save_arrays` refuses to write such a file.
+MAX_MODEL_BYTES = 1 << 40
+
+#: The largest ``__header__`` entry :func:`load_arrays` reads (64 MiB of
+#: JSON: hyperparameters, a training history, metadata).
+MAX_HEADER_BYTES = 64 << 20
+
+# A .npy entry is its array's bytes after a preamble: 6 magic bytes, 2
+# version bytes, a 2- or 4-byte length and the header dict (numpy reads at
+# most 10,000 bytes of it, and pads the whole preamble to 64 bytes). An entry
+# whose declared size is not within these bounds of what the JSON header's
+# layout implies is refused before it is opened.
+_NPY_PREAMBLE_MIN = 10
+_NPY_PREAMBLE_MAX = 6 + 2 + 4 + 10_000 + 64
+
+# numpy refuses more dimensions than this.
+_MAX_DIMENSIONS = 64
+
+#: A temporary file of an earlier save to the same destination is removed by
+#: the next save once it has not been written to for this many seconds
+#: (15 minutes): a live save writes its temporary file continuously.
+STALE_TEMPORARY_SECONDS = 15 * 60
 
 
 class ModelFileError(ValueError):
@@ -107,6 +141,12 @@ def _check_arrays(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
                 "(e.g. values.astype(str)) and numbers as a numeric dtype"
             )
         checked[name] = array
+    total = sum(array.nbytes for array in checked.values())
+    if total > MAX_MODEL_BYTES:
+        raise ValueError(
+            f"the arrays hold {total} bytes, more than the {MAX_MODEL_BYTES} bytes "
+            "(MAX_MODEL_BYTES) a model file may hold"
+        )
     return checked
 
 
@@ -132,6 +172,10 @@ def _build_header(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "arrays": sorted(arrays),
+        "array_layout": {
+            name: {"dtype": np.lib.format.dtype_to_descr(array.dtype), "shape": list(array.shape)}
+            for name, array in arrays.items()
+        },
     }
     # Store what JSON gives back (tuples become lists, numpy scalars numbers)
     # so the checksum is computed over exactly what a reader will see.
@@ -154,6 +198,70 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def _temporary_name(target: Path) -> str:
+    return f".{target.name}.{secrets.token_hex(8)}.tmp"
+
+
+def _remove_stale_temporaries(folder: Path, target: Path) -> None:
+    """Remove temporary files that killed saves to ``target`` left behind.
+
+    Only names :func:`_temporary_name` makes for this very target, only
+    regular files, and only those untouched for
+    :data:`STALE_TEMPORARY_SECONDS` (a save in progress keeps writing its
+    file, so it is never that old). Best effort: a file that vanishes or
+    cannot be removed is left to the next save.
+    """
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{16}}\.tmp$")
+    stale_before = time.time() - STALE_TEMPORARY_SECONDS
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not pattern.match(name):
+            continue
+        candidate = folder / name
+        try:
+            status = os.lstat(candidate)
+            if stat.S_ISREG(status.st_mode) and status.st_mtime < stale_before:
+                os.unlink(candidate)
+        except OSError:
+            continue
+
+
+def _replaced_mode(path: Path) -> int | None:
+    """The permission bits of the file ``path`` replaces (None if there is none).
+
+    Raises ``PermissionError`` when the file is read-only for us, judged by
+    its mode bits alone (owner bits if we own it, group bits if we are in its
+    group, other bits otherwise), so that root is refused as everyone else
+    is: ``os.access`` always says yes to root.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        # os.replace reports a folder in the way; nothing to keep.
+        return None
+    if hasattr(os, "geteuid"):
+        if status.st_uid == os.geteuid():
+            write_bit = stat.S_IWUSR
+        elif status.st_gid == os.getegid() or status.st_gid in os.getgroups():
+            write_bit = stat.S_IWGRP
+        else:
+            write_bit = stat.S_IWOTH
+        writable = bool(status.st_mode & write_bit)
+    else:
+        writable = bool(status.st_mode & stat.S_IWRITE)
+    if not writable:
+        raise PermissionError(
+            f"{path} is read-only (mode {stat.filemode(status.st_mode)}); tripletrec does not "
+            "replace a read-only file: make it writable or remove it first"
+        )
+    return stat.S_IMODE(status.st_mode) & 0o777
+
+
 def save_arrays(
     path: str | os.PathLike, header: Mapping[str, Any], arrays: Mapping[str, Any]
 ) -> Path:
@@ -164,7 +272,8 @@ def save_arrays(
     path : str or os.PathLike
         Destination. A name that does not end in ``.npz`` gets ``.npz``
         appended (as :func:`numpy.savez` does); the returned path is the file
-        actually written. An existing file is replaced atomically.
+        actually written. An existing file is replaced atomically and keeps
+        its permission bits; a read-only one is refused (see Raises).
     header : dict
         JSON-serialisable metadata (numpy scalars and numeric arrays are
         converted to numbers and lists; NaN and infinities are written as
@@ -185,8 +294,25 @@ def save_arrays(
     ValueError
         For an object array (the message names it), a bad name or a header
         value JSON cannot hold; nothing is written.
+    PermissionError
+        When ``path`` exists and is read-only for us, as ``cp`` refuses it.
+        Only the mode bits decide (the owner bits if we own the file, the
+        group bits if we are in its group, the other bits otherwise), so root
+        is refused like anyone else. The file is left untouched.
     OSError
         When the folder cannot be written; no temporary file is left.
+
+    Notes
+    -----
+    The file is written to a hidden temporary file
+    ``.<name>.<16 hex digits>.tmp`` in the same folder, flushed to disk and
+    renamed over ``path``; every failure removes it. A save killed outright
+    (``SIGKILL``, power loss) cannot, so each save first removes the
+    temporary files of earlier saves to the same ``path``: only names of that
+    exact pattern for that name, only regular files, and only those not
+    modified for :data:`STALE_TEMPORARY_SECONDS` (15 minutes), since a save
+    still running keeps writing to its own. Temporary files of other
+    destinations are never touched.
 
     Examples
     --------
@@ -208,9 +334,11 @@ def save_arrays(
         dtype=np.uint8,
     )
     folder = path.parent if str(path.parent) else Path(".")
-    temporary = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    kept_mode = _replaced_mode(path)
+    _remove_stale_temporaries(folder, path)
+    temporary = folder / _temporary_name(path)
     # O_EXCL: never write through somebody else's file; 0o666 lets the umask
-    # decide the final permissions, as for any new file.
+    # decide the permissions of a new file, as for any new file.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -221,6 +349,9 @@ def save_arrays(
                         np.lib.format.write_array(entry, array, allow_pickle=False)
             handle.flush()
             os.fsync(handle.fileno())
+        if kept_mode is not None:
+            # Replacing must not widen or narrow who may read the model.
+            os.chmod(temporary, kept_mode)
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -232,18 +363,57 @@ def save_arrays(
     return path
 
 
-def _read_header(archive: np.lib.npyio.NpzFile, path: Path) -> dict:
+class _Declared(NamedTuple):
+    """One array as the header's ``array_layout`` declares it."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+def _read_preamble(entry: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The shape and dtype of an open ``.npy`` entry and its preamble's length.
+
+    Reads the preamble only (numpy reads at most 10,000 bytes of header), never
+    the array's data.
+    """
+    version = np.lib.format.read_magic(entry)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(entry)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(entry)
+    return shape, dtype, entry.tell()
+
+
+def _read_header(archive: zipfile.ZipFile, path: Path) -> dict:
     try:
-        raw = archive[HEADER_ENTRY]
-    except Exception as error:
-        raise ModelFileError(f"{path}: the header entry cannot be read ({error})") from error
-    if raw.dtype != np.uint8 or raw.ndim != 1:
+        info = archive.getinfo(HEADER_ENTRY + ".npy")
+    except KeyError:
+        held = sorted(name[:-4] if name.endswith(".npy") else name for name in archive.namelist())
         raise ModelFileError(
-            f"{path}: the header entry is {raw.dtype} of shape {raw.shape}, not UTF-8 bytes; "
-            "the file is corrupted or not a tripletrec model"
-        )
+            f"{path} is an .npz archive but not a tripletrec model file "
+            f"(it has no {HEADER_ENTRY!r} entry; it holds {held[:5]})"
+        ) from None
+    too_large = ModelFileError(
+        f"{path}: the header entry would inflate to {info.file_size} bytes, more than the "
+        f"{MAX_HEADER_BYTES} bytes (MAX_HEADER_BYTES) of a tripletrec header; the file is "
+        "corrupted or not a tripletrec model"
+    )
+    # Bounded before inflating: the header is the one entry no layout describes.
+    if info.file_size > MAX_HEADER_BYTES + _NPY_PREAMBLE_MAX:
+        raise too_large
+    with archive.open(info) as entry:
+        shape, dtype, preamble = _read_preamble(entry)
+        if dtype != np.uint8 or len(shape) != 1 or info.file_size - preamble != shape[0]:
+            raise ModelFileError(
+                f"{path}: the header entry is {dtype} of shape {shape}, not UTF-8 bytes; "
+                "the file is corrupted or not a tripletrec model"
+            )
+        if shape[0] > MAX_HEADER_BYTES:
+            raise too_large
+        raw = entry.read(shape[0])
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ModelFileError(
             f"{path}: the header is not valid UTF-8 JSON ({error}); the file is corrupted"
@@ -272,35 +442,146 @@ def _check_version(header: dict, path: Path) -> None:
     )
 
 
-def _check_entry_sizes(path: Path) -> None:
-    """Refuse object arrays and size lies before numpy allocates anything.
+def _as_descr(value: Any) -> Any:
+    # JSON turns the tuples of a structured dtype's descr into lists.
+    if isinstance(value, list):
+        return [tuple(_as_descr(part) for part in field) if isinstance(field, list) else field
+                for field in value]
+    return value
 
-    A tampered ``.npy`` header could claim a shape of terabytes; checking it
-    against the entry's stored size keeps a bad file from exhausting memory.
+
+def _declared_layout(header: dict, path: Path) -> dict[str, _Declared] | None:
+    """The arrays the header declares, checked for sense; None for a file without a layout.
+
+    Refuses a shape whose element count does not fit an index (the product
+    overflows) and a layout of more than :data:`MAX_MODEL_BYTES` in all,
+    before anything is allocated.
     """
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            with archive.open(info) as entry:
-                version = np.lib.format.read_magic(entry)
-                if version == (1, 0):
-                    shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(entry)
-                else:
-                    shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(entry)
-                header_length = entry.tell()
-            if dtype.hasobject:
+    layout = header.get("array_layout")
+    if layout is None:
+        return None
+    listed = header.get("arrays")
+    if (not isinstance(layout, dict) or not isinstance(listed, list)
+            or not all(isinstance(name, str) for name in listed) or sorted(layout) != sorted(listed)):
+        raise ModelFileError(
+            f"{path}: the header's array_layout does not describe exactly the arrays it lists "
+            f"({sorted(listed)!r}); the file is corrupted or was modified"
+        )
+    declared = {}
+    total = 0
+    for name, spec in layout.items():
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if (not isinstance(shape, list) or len(shape) > _MAX_DIMENSIONS
+                or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0
+                           for size in shape)):
+            raise ModelFileError(f"{path}: the header declares array {name!r} with an invalid shape "
+                                 f"{shape!r}; the file is corrupted or was modified")
+        try:
+            dtype = np.lib.format.descr_to_dtype(_as_descr(spec.get("dtype")))
+        except (TypeError, ValueError, KeyError) as error:
+            raise ModelFileError(f"{path}: the header declares array {name!r} with an invalid dtype "
+                                 f"{spec.get('dtype')!r} ({error})") from None
+        if dtype.hasobject:
+            raise ModelFileError(f"{path}: the header declares array {name!r} of dtype {dtype}, which "
+                                 "holds pickled Python objects; tripletrec never unpickles")
+        count = math.prod(shape)
+        if count > sys.maxsize:
+            raise ModelFileError(f"{path}: the header declares array {name!r} of shape {tuple(shape)}, "
+                                 f"whose {count} elements overflow an index; the file is corrupted or "
+                                 "was modified")
+        nbytes = count * dtype.itemsize
+        total += nbytes
+        if total > MAX_MODEL_BYTES:
+            raise ModelFileError(
+                f"{path}: the header declares array {name!r} of shape {tuple(shape)} of {dtype} "
+                f"({nbytes} bytes), which brings the file past the {MAX_MODEL_BYTES} bytes "
+                "(MAX_MODEL_BYTES) a tripletrec model file may hold; refused before allocating"
+            )
+        declared[name] = _Declared(dtype, tuple(shape), nbytes)
+    return declared
+
+
+def _check_entry_sizes(archive: zipfile.ZipFile, header: dict, path: Path) -> None:
+    """Refuse object arrays and size lies before numpy allocates or inflates anything.
+
+    Every entry must be a ``.npy`` array the header declares, and its size as
+    the zip directory states it (``ZipInfo.file_size``, what it would inflate
+    to) must be the declared array's bytes plus a bounded ``.npy`` preamble:
+    a compressed entry that would inflate to gigabytes of zeros is refused
+    from the directory alone, without inflating any of it. The preamble is
+    then read (never the data) and must state exactly the declared dtype and
+    shape. A file without ``array_layout`` may only hold uncompressed
+    entries, whose bytes are really in the file.
+    """
+    layout = _declared_layout(header, path)
+    file_size = path.stat().st_size
+    seen: set[str] = set()
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ModelFileError(f"{path}: entry {info.filename!r} is not a .npy array; the file is "
+                                 "not a tripletrec model or was modified")
+        # An uncompressed entry's bytes must really be in the file, so that
+        # what it declares bounds what reading it allocates.
+        if info.compress_size > file_size or (info.compress_type == zipfile.ZIP_STORED
+                                              and info.compress_size != info.file_size):
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} declares {info.compress_size} stored and "
+                f"{info.file_size} inflated bytes in a file of {file_size}; the zip directory is "
+                "corrupted"
+            )
+        name = info.filename[:-4]
+        if name in seen:
+            raise ModelFileError(f"{path}: entry {info.filename!r} appears twice; the file was modified")
+        seen.add(name)
+        declared = None
+        if name != HEADER_ENTRY and layout is not None:
+            if name not in layout:
                 raise ModelFileError(
-                    f"{path}: array {name!r} holds pickled Python objects (dtype {dtype}); "
-                    "tripletrec never unpickles, so this file was not written by tripletrec "
-                    "or was tampered with"
+                    f"{path}: entry {info.filename!r} is not declared by the header (it declares "
+                    f"{sorted(layout)!r}); the file was modified"
                 )
-            expected = math.prod(shape) * dtype.itemsize
-            if info.file_size - header_length != expected:
+            declared = layout[name]
+            if not (declared.nbytes + _NPY_PREAMBLE_MIN <= info.file_size
+                    <= declared.nbytes + _NPY_PREAMBLE_MAX):
                 raise ModelFileError(
-                    f"{path}: array {name!r} claims shape {shape} of {dtype} "
-                    f"({expected} bytes) but its entry holds "
-                    f"{info.file_size - header_length} bytes; the file is corrupted"
+                    f"{path}: entry {info.filename!r} would inflate to {info.file_size} bytes but "
+                    f"the header declares array {name!r} as shape {declared.shape} of "
+                    f"{declared.dtype} ({declared.nbytes} bytes); refused without inflating it: "
+                    "the file is corrupted or was modified"
                 )
+        elif name != HEADER_ENTRY and info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} is compressed but the header declares no "
+                "array_layout to check its size against; tripletrec writes uncompressed entries, "
+                "so the file was modified"
+            )
+        with archive.open(info) as entry:
+            shape, dtype, preamble = _read_preamble(entry)
+        if dtype.hasobject:
+            raise ModelFileError(
+                f"{path}: array {name!r} holds pickled Python objects (dtype {dtype}); "
+                "tripletrec never unpickles, so this file was not written by tripletrec "
+                "or was tampered with"
+            )
+        expected = math.prod(shape) * dtype.itemsize
+        if info.file_size - preamble != expected:
+            raise ModelFileError(
+                f"{path}: array {name!r} claims shape {shape} of {dtype} "
+                f"({expected} bytes) but its entry holds "
+                f"{info.file_size - preamble} bytes; the file is corrupted"
+            )
+        if declared is not None and (dtype != declared.dtype or shape != declared.shape):
+            raise ModelFileError(
+                f"{path}: array {name!r} claims shape {shape} of {dtype} but the header declares "
+                f"shape {declared.shape} of {declared.dtype}; the file is corrupted or was modified"
+            )
+    held = sorted(seen - {HEADER_ENTRY})
+    listed = header.get("arrays")
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed) or sorted(listed) != held:
+        raise ModelFileError(
+            f"{path}: the header lists arrays {listed!r} but the file holds "
+            f"{held!r}; the file is corrupted or was modified"
+        )
 
 
 def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
@@ -315,7 +596,7 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     -------
     header : dict
         The caller's header plus ``format``, ``format_version``,
-        ``library_version``, ``arrays`` and ``checksum``.
+        ``library_version``, ``arrays``, ``array_layout`` and ``checksum``.
     arrays : dict of str -> ndarray
 
     Raises
@@ -326,7 +607,23 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         The file is not a zip archive, is truncated, fails the zip CRC or the
         sha256 checksum, holds a pickled object array, has no tripletrec
         header, or has a format version other than :data:`FORMAT_VERSION`.
-        Nothing from the file is ever executed.
+        Before any array is read or inflated: an entry the header does not
+        declare, an entry whose size in the zip directory is not what the
+        header's ``array_layout`` implies (the message names the entry; a
+        compressed "zip bomb" is refused without inflating it), a layout
+        whose shapes overflow or that adds up to more than
+        :data:`MAX_MODEL_BYTES`, or a header entry over
+        :data:`MAX_HEADER_BYTES`. Nothing from the file is ever executed.
+
+    Notes
+    -----
+    An entry's stated size may exceed its array's bytes by the ``.npy``
+    preamble only: at least 10 and at most 10,076 bytes (magic, version,
+    length and the at most 10,000-byte header numpy reads, padded to 64
+    bytes); the preamble is then read and must state exactly the declared
+    dtype and shape. A file whose header has no ``array_layout`` (written
+    before layouts were recorded) is read only if every entry is stored
+    uncompressed, as :func:`save_arrays` writes them.
     """
     path = Path(path)
     if not path.is_file():
@@ -342,23 +639,14 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
             "or it is truncated"
         )
     try:
-        _check_entry_sizes(path)
-        with np.load(path, allow_pickle=False) as archive:
-            names = [name for name in archive.files if name != HEADER_ENTRY]
-            if HEADER_ENTRY not in archive.files:
-                raise ModelFileError(
-                    f"{path} is an .npz archive but not a tripletrec model file "
-                    f"(it has no {HEADER_ENTRY!r} entry; it holds {sorted(names)[:5]})"
-                )
-            header = _read_header(archive, path)
+        # The header and every entry's size are checked from the zip
+        # directory and the .npy preambles before numpy reads any array.
+        with zipfile.ZipFile(path) as zip_archive:
+            header = _read_header(zip_archive, path)
             _check_version(header, path)
-            listed = header.get("arrays")
-            if not isinstance(listed, list) or sorted(listed) != sorted(names):
-                raise ModelFileError(
-                    f"{path}: the header lists arrays {listed!r} but the file holds "
-                    f"{sorted(names)!r}; the file is corrupted or was modified"
-                )
-            arrays = {name: archive[name] for name in names}
+            _check_entry_sizes(zip_archive, header, path)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in header["arrays"]}
     except ModelFileError:
         raise
     except zipfile.BadZipFile as error:

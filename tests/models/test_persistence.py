@@ -193,3 +193,53 @@ def test_fit_partial_continues_a_loaded_model(tmp_path):
     loaded.fit_partial(train, epochs=1, progress=False)
     assert [record["epoch"] for record in loaded.history_] == [1, 2, 3]
     assert not np.array_equal(loaded.item_factors_, model.item_factors_)
+
+
+# ------------------------------------------- valid checksum, impossible content
+@pytest.mark.parametrize(
+    "replaced, message",
+    [
+        (dict(item_factors=np.zeros((0, 8), dtype=np.float32), item_biases=np.zeros(0, dtype=np.float32),
+              item_ids=np.zeros(0, dtype=np.int64)),
+         r"the factors describe 0 items of dim 8; a model needs at least 1 item and dim >= 1"),
+        (dict(user_factors=np.zeros((20, 0), dtype=np.float32), item_factors=np.zeros((20, 0), dtype=np.float32)),
+         r"the factors describe 20 items of dim 0; a model needs at least 1 item and dim >= 1"),
+    ],
+)
+def test_a_model_without_items_or_dimensions_is_rejected(model, tmp_path, replaced, message):
+    path = save_arrays(tmp_path / "m.npz", valid_header(model), {**valid_arrays(model), **replaced})
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_a_model_without_users_loads_and_serves_new_users(model, tmp_path):
+    arrays = {**valid_arrays(model), "user_factors": np.zeros((0, 8), dtype=np.float32),
+              "user_ids": np.zeros(0, dtype=np.int64)}
+    loaded = load(save_arrays(tmp_path / "m.npz", valid_header(model), arrays))
+    assert loaded.n_users_ == 0 and loaded.n_items_ == 20
+    recommended, scores = loaded.recommend_new(ITEM_IDS[:3], k=5, seed=0)
+    assert recommended.shape == (5,) and np.isfinite(scores).all()
+    assert not set(recommended.tolist()) & set(ITEM_IDS[:3].tolist())
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(dim=-5), r"the saved parameters are invalid \(MatrixFactorization: dim must be an integer >= 1, got -5\)"),
+        (dict(learning_rate=0.0, loss="nonsense"), r"the saved parameters are invalid \(MatrixFactorization has 2 "
+                                                r"invalid parameters: loss must be one of .*learning_rate must be"),
+        (dict(epochs=10**12), r"the saved parameter epochs=1000000000000 is above 100000, the most tripletrec loads"),
+        (dict(kos_n=10**9), r"the saved parameter kos_n=1000000000 is above 100000"),
+    ],
+)
+def test_saved_parameters_breaking_the_constraints_are_rejected(model, tmp_path, changes, message):
+    params = {**model.get_params(), **changes}
+    path = save_arrays(tmp_path / "m.npz", valid_header(model, params=params), valid_arrays(model))
+    with pytest.raises(ModelFileError, match=rf"m\.npz: {message}"):
+        load(path)
+
+
+def test_parameters_at_the_ceiling_load(model, tmp_path):
+    params = {**model.get_params(), "epochs": 100_000}
+    loaded = load(save_arrays(tmp_path / "m.npz", valid_header(model, params=params), valid_arrays(model)))
+    assert loaded.epochs == 100_000

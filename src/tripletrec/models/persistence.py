@@ -12,8 +12,9 @@ evaluated.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,12 @@ __all__ = ["known_model_classes", "load", "register_model_class", "save_model"]
 # The arrays of a model file; "item_names" is optional.
 _REQUIRED_ARRAYS = ("user_factors", "item_factors", "item_biases", "user_ids", "item_ids")
 _OPTIONAL_ARRAYS = ("item_names",)
+
+#: Upper bounds :func:`load` puts on saved parameters whose constraint has
+#: none but which size memory when the model is used: ``fold_in`` allocates
+#: ``epochs`` losses and ``kos_n`` scratch slots per new user. A file asking
+#: for more was tampered with (no model is trained that long).
+LOAD_PARAMETER_CEILINGS = {"epochs": 100_000, "kos_n": 100_000}
 
 # (module, qualified name) -> class, filled by register_model_class.
 _MODEL_CLASSES: dict[tuple[str, str], type] = {}
@@ -117,6 +124,13 @@ def _check_model_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
             "are not two matrices of the same dim"
         )
     n_users, n_items = user_factors.shape[0], item_factors.shape[0]
+    # No users is a model that still recommends for new users through
+    # fold-in; no items or no dimensions is no model at all.
+    if n_items == 0 or user_factors.shape[1] == 0:
+        raise ModelFileError(
+            f"{path}: the factors describe {n_items} items of dim {user_factors.shape[1]}; a model "
+            "needs at least 1 item and dim >= 1"
+        )
     expected = {"item_biases": n_items, "user_ids": n_users, "item_ids": n_items, "item_names": n_items}
     for name, length in expected.items():
         if name in arrays and arrays[name].shape != (length,):
@@ -129,6 +143,20 @@ def _check_model_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
     for name in ("user_factors", "item_factors", "item_biases"):
         if not np.isfinite(arrays[name]).all():
             raise ModelFileError(f"{path}: {name} holds NaN or infinite values")
+
+
+def _check_saved_params(model: Any, path: Path) -> None:
+    """The saved parameters against the class's constraint table and the load ceilings."""
+    try:
+        params = model._validate_params()
+    except ValueError as error:
+        raise ModelFileError(f"{path}: the saved parameters are invalid ({error})") from None
+    for name, ceiling in LOAD_PARAMETER_CEILINGS.items():
+        if name in params and params[name] is not None and params[name] > ceiling:
+            raise ModelFileError(
+                f"{path}: the saved parameter {name}={params[name]} is above {ceiling}, the most "
+                f"tripletrec loads (LOAD_PARAMETER_CEILINGS); the file was modified"
+            )
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -161,8 +189,11 @@ def load(path: str | os.PathLike) -> Any:
     ModelFileError
         A corrupt, tampered, foreign or too-new file (see
         :func:`tripletrec.io.load_arrays`), an unknown model class, saved
-        parameters the class does not have (named), or arrays that are
-        missing or do not fit together.
+        parameters the class does not have (named) or that break its
+        ``_parameter_constraints`` or :data:`LOAD_PARAMETER_CEILINGS`, no
+        items or factors of dim 0 (no users is accepted: such a model still
+        serves new users through ``fold_in``), or arrays that are missing or
+        do not fit together.
     """
     path = Path(path)
     header, arrays = load_arrays(path)
@@ -183,6 +214,7 @@ def load(path: str | os.PathLike) -> Any:
             "or modified"
         )
     model.set_params(**params)
+    _check_saved_params(model, path)
     try:
         user_ids = IdMap(arrays["user_ids"])
         item_ids = IdMap(arrays["item_ids"])
