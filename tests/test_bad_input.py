@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tripletrec import IdMap, Interactions, MatrixFactorization, evaluate
+from tripletrec import IdMap, Interactions, MatrixFactorization, evaluate, load
 from tripletrec.cli import main
+from tripletrec.io import ModelFileError
 from tripletrec.testing import ITEM_IDS, USER_IDS, checkerboard
 
 SMALL = dict(dim=8, epochs=5, threads=1, seed=0)
@@ -61,7 +62,7 @@ MODEL_CASES = [
     ("biases int", lambda m, b: mf(biases=1).fit(b[0]), ValueError, r"biases must be True or False, got 1"),
     ("margin negative", lambda m, b: mf(margin=-1.0).fit(b[0]), ValueError, r"margin must be a finite number >= 0, got -1.0"),
     ("max_sampled zero", lambda m, b: mf(max_sampled=0).fit(b[0]), ValueError, r"max_sampled must be an integer >= 1, got 0"),
-    ("kos_n float", lambda m, b: mf(kos_n=2.5).fit(b[0]), ValueError, r"kos_n must be an integer >= 1, got 2.5"),
+    ("kos_n float", lambda m, b: mf(kos_n=2.5).fit(b[0]), ValueError, r"kos_n must be an integer >= 1 and <= 100000, got 2.5"),
     ("init_scale huge", lambda m, b: mf(init_scale=1e18).fit(b[0]), ValueError, r"init_scale=1e\+18 would start vector entries"),
     ("init_scale negative", lambda m, b: mf(init_scale=-0.1).fit(b[0]), ValueError, r"init_scale must be a finite number >= 0, got -0.1"),
     ("early stopping unknown", lambda m, b: mf(early_stopping="accuracy").fit(b[0]), ValueError, r"early_stopping must be None or a ranking metric name"),
@@ -143,6 +144,49 @@ def test_bad_python_input_raises_the_documented_error(fitted, board, case, call,
     assert re.search(message, str(raised.value)), f"{case}: {raised.value}"
 
 
+def _read_only_model(fitted, folder):
+    path = fitted.save(folder / "read-only.npz")
+    path.chmod(0o444)
+    return path
+
+
+def _plain_npz(folder):
+    np.savez(folder / "plain.npz", a=np.ones(3))
+    return folder / "plain.npz"
+
+
+# (id, function of (fitted, tmp_path), exception type, message pattern)
+FILE_CASES = [
+    ("load missing", lambda m, d: load(d / "missing.npz"), FileNotFoundError, r"no model file at .*missing.npz"),
+    ("load text", lambda m, d: load(_write(d / "x.npz", b"hello")), ModelFileError, r"is not a tripletrec model file"),
+    ("load folder", lambda m, d: load(d), ModelFileError, r"is not a regular file"),
+    ("load plain npz", lambda m, d: load(_plain_npz(d)), ModelFileError, r"is an .npz archive but not a tripletrec model file"),
+    ("load empty file", lambda m, d: load(_write(d / "empty.npz", b"")), ModelFileError, r"is not a tripletrec model file"),
+    ("save metadata list", lambda m, d: m.save(d / "m.npz", metadata=[1]), ValueError, r"metadata must be a dict, got list"),
+    ("save metadata not json", lambda m, d: m.save(d / "m.npz", metadata={"x": object()}), ValueError, r"metadata|JSON"),
+    ("save missing folder", lambda m, d: m.save(d / "no" / "m.npz"), FileNotFoundError, r"the folder .*no does not exist"),
+    ("save over read-only", lambda m, d: m.save(_read_only_model(m, d)), PermissionError, r"read-only.npz is read-only"),
+    ("save unfitted", lambda m, d: mf().save(d / "m.npz"), ValueError, r"not fitted yet"),
+]
+
+
+def _write(path, content: bytes):
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("case, call, error, message", FILE_CASES, ids=[case[0] for case in FILE_CASES])
+def test_bad_model_files_raise_the_documented_error(fitted, tmp_path, case, call, error, message):
+    before = sorted(path.name for path in tmp_path.iterdir())
+    with pytest.raises(error) as raised:
+        call(fitted, tmp_path)
+    assert re.search(message, str(raised.value)), f"{case}: {raised.value}"
+    # Nothing half-written: no temporary file and no new model beside what the case made.
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert not [name for name in left if name.endswith(".tmp")], left
+    assert "m.npz" not in set(left) - set(before)
+
+
 CLI_CASES = [
     (["fit", "--dataset", "synthetic", "--dim", "0"], r"--dim must be an integer >= 1, got 0"),
     (["fit", "--dataset", "synthetic", "--dim", "abc"], r"--dim: invalid int value: 'abc'"),
@@ -179,4 +223,4 @@ def test_bad_command_lines_exit_2_with_one_line(capsys, tmp_path, monkeypatch, a
 
 
 def test_there_are_at_least_100_cases():
-    assert len(MODEL_CASES) + len(CLI_CASES) >= 100
+    assert len(MODEL_CASES) + len(FILE_CASES) + len(CLI_CASES) >= 100

@@ -334,6 +334,8 @@ def save_arrays(
         dtype=np.uint8,
     )
     folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist")
     kept_mode = _replaced_mode(path)
     _remove_stale_temporaries(folder, path)
     temporary = folder / _temporary_name(path)

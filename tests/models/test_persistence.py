@@ -228,8 +228,10 @@ def test_a_model_without_users_loads_and_serves_new_users(model, tmp_path):
         (dict(dim=-5), r"the saved parameters are invalid \(MatrixFactorization: dim must be an integer >= 1, got -5\)"),
         (dict(learning_rate=0.0, loss="nonsense"), r"the saved parameters are invalid \(MatrixFactorization has 2 "
                                                 r"invalid parameters: loss must be one of .*learning_rate must be"),
-        (dict(epochs=10**12), r"the saved parameter epochs=1000000000000 is above 100000, the most tripletrec loads"),
-        (dict(kos_n=10**9), r"the saved parameter kos_n=1000000000 is above 100000"),
+        (dict(epochs=10**12), r"the saved parameters are invalid \(MatrixFactorization: epochs must be an integer >= 1 and <= 100000, "
+                              r"got 1000000000000\)"),
+        (dict(kos_n=10**9), r"the saved parameters are invalid \(MatrixFactorization: kos_n must be an integer >= 1 "
+                              r"and <= 100000, got 1000000000\)"),
     ],
 )
 def test_saved_parameters_breaking_the_constraints_are_rejected(model, tmp_path, changes, message):

@@ -256,7 +256,8 @@ class MatrixFactorization(BaseModel):
         "max_sampled": (Integer(1),),
         "popularity_alpha": (Real(0.0),),
         "kos_k": (Integer(1),),
-        "kos_n": (Integer(1),),
+        # Each training chunk and each folded-in user keeps kos_n scratch slots.
+        "kos_n": (Integer(1, 100_000),),
         "use_weights": (Flag(),),
         "random_order": (Flag(),),
         "init_scale": (Real(0.0),),

@@ -27,11 +27,6 @@ __all__ = ["known_model_classes", "load", "register_model_class", "save_model"]
 _REQUIRED_ARRAYS = ("user_factors", "item_factors", "item_biases", "user_ids", "item_ids")
 _OPTIONAL_ARRAYS = ("item_names",)
 
-#: Upper bounds :func:`load` puts on saved parameters whose constraint has
-#: none but which size memory when the model is used: ``fold_in`` allocates
-#: ``epochs`` losses and ``kos_n`` scratch slots per new user. A file asking
-#: for more was tampered with (no model is trained that long).
-LOAD_PARAMETER_CEILINGS = {"epochs": 100_000, "kos_n": 100_000}
 
 # (module, qualified name) -> class, filled by register_model_class.
 _MODEL_CLASSES: dict[tuple[str, str], type] = {}
@@ -146,17 +141,16 @@ def _check_model_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
 
 
 def _check_saved_params(model: Any, path: Path) -> None:
-    """The saved parameters against the class's constraint table and the load ceilings."""
+    """The saved parameters against the class's constraint table.
+
+    The table bounds every parameter that sizes memory when the model is used
+    (``fold_in`` allocates ``epochs`` losses and ``kos_n`` scratch slots per
+    new user), so a tampered file cannot ask for an impossible allocation.
+    """
     try:
-        params = model._validate_params()
+        model._validate_params()
     except ValueError as error:
         raise ModelFileError(f"{path}: the saved parameters are invalid ({error})") from None
-    for name, ceiling in LOAD_PARAMETER_CEILINGS.items():
-        if name in params and params[name] is not None and params[name] > ceiling:
-            raise ModelFileError(
-                f"{path}: the saved parameter {name}={params[name]} is above {ceiling}, the most "
-                f"tripletrec loads (LOAD_PARAMETER_CEILINGS); the file was modified"
-            )
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -190,7 +184,7 @@ def load(path: str | os.PathLike) -> Any:
         A corrupt, tampered, foreign or too-new file (see
         :func:`tripletrec.io.load_arrays`), an unknown model class, saved
         parameters the class does not have (named) or that break its
-        ``_parameter_constraints`` or :data:`LOAD_PARAMETER_CEILINGS`, no
+        ``_parameter_constraints``, no
         items or factors of dim 0 (no users is accepted: such a model still
         serves new users through ``fold_in``), or arrays that are missing or
         do not fit together.
