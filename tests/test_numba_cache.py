@@ -53,7 +53,7 @@ def _environment(**changes: str | None) -> dict[str, str]:
 
 def _run(code: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result

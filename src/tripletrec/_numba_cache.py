@@ -52,7 +52,7 @@ def _user_tag() -> str:
 
     try:
         return "".join(c if c.isalnum() else "_" for c in getpass.getuser())
-    except Exception:  # no user name available at all
+    except (KeyError, OSError):  # no user name available at all
         return "user"
 
 
