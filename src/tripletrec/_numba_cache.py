@@ -107,7 +107,18 @@ def temporary_cache_root() -> str:
     return _private_root
 
 
-class TemporaryCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+# numba's locator bases are private; if a later numba renames them, the
+# fallback is skipped (install() does nothing) instead of breaking the import.
+_BASES = tuple(
+    base
+    for base in (getattr(caching, "_SourceFileBackedLocatorMixin", None), getattr(caching, "_CacheLocator", None))
+    if base is not None
+)
+if len(_BASES) != 2:  # pragma: no cover - only on an unknown numba
+    _BASES = (object,)
+
+
+class TemporaryCacheLocator(*_BASES):
     """Cache tripletrec's kernels in a per-user temporary folder.
 
     Numba tries this locator only when its own ones cannot write, and it
@@ -151,7 +162,7 @@ def install() -> None:
     # Private numba API (numba 0.68's numba/core/caching.py); if a later numba
     # moves it, skip the fallback rather than break the import.
     locators = getattr(getattr(caching, "CacheImpl", None), "_locator_classes", None)
-    if isinstance(locators, list) and TemporaryCacheLocator not in locators:
+    if _BASES != (object,) and isinstance(locators, list) and TemporaryCacheLocator not in locators:
         locators.append(TemporaryCacheLocator)
 
 
