@@ -52,7 +52,7 @@ times["import"] = time.perf_counter() - start
 cpu["import"] = time.process_time() - start_cpu
 
 from tripletrec import evaluate
-from tripletrec.datasets import movielens
+from tripletrec.data import movielens
 from tripletrec.models import MatrixFactorization
 
 def timed(name, call):

@@ -39,7 +39,7 @@ _LABELS = {
     "fold_in": "fold-in (recommend_new)",
     "ranking": "evaluation",
     "topk": "top-k (recommend)",
-    "synthetic": "synthetic data",
+    "planted_sampling": "synthetic data",
     "text": "MovieLens parser",
 }
 
