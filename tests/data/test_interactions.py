@@ -73,7 +73,7 @@ def test_duplicates_summed_keep_latest_timestamp_or_rejected():
 @pytest.mark.parametrize(
     "weights, message",
     [
-        ([1.0, np.nan, np.inf], r"weights: 2 of 3 rows are NaN or infinite \(first at row 1\)"),
+        ([1.0, np.nan, np.inf], r"weights: 2 of 3 rows are NaN or infinite \(first at row 1: nan\)"),
         ([1.0, -2.0, 3.0], r"weights: 1 of 3 rows are negative \(first at row 1: -2.0\)"),
         ([1.0, 2.0], r"weights has 2 values but there are 3 \(user, item\) rows"),
         (["a", "b", "c"], "weights must be numeric"),
