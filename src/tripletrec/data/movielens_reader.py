@@ -132,8 +132,11 @@ def movielens(
         Show a progress bar while downloading.
     strict : bool
         Check that the row counts of the ratings, movie and user files (and of
-        a split's two files together) are the variant's published ones. Pass
-        False to load a modified or partial copy.
+        a split's two files together) are the variant's published ones, and
+        refuse a ratings file whose last line, without a final newline, looks
+        cut short (fewer than 4 fields, or a timestamp with fewer digits than
+        every other row's). Pass False to load a modified or partial copy:
+        such a cut line is then dropped.
     cache_dir : str or PathLike, optional
         Overrides the user cache folder.
     base_url : str, optional
@@ -169,7 +172,12 @@ def movielens(
     tripletrec.data.DatasetNotFoundError
         No copy found and none could be downloaded.
     tripletrec.data.CorruptArchiveError
-        Missing files, a row that does not parse, or (``strict``) wrong counts.
+        Missing files, a row that does not parse, a ratings file with no
+        rating, a rating off the variant's star scale (whole stars 1 to 5 for
+        ml-100k and ml-1m, half stars 0.5 to 5 later; see
+        ``Variant.rating_scale``), a repeated (user, item) pair, a split whose
+        test file repeats a pair of its train file, or (``strict``) wrong
+        counts or a cut final line.
 
     Examples
     --------
