@@ -8,13 +8,14 @@ ids (ints or strings) and the dense indices the kernels use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_integer, is_integer
+from .._validation import check_integer, is_real
 
 __all__ = ["MAX_DIMENSION", "IdMap", "Interactions"]
 
@@ -412,6 +413,11 @@ def _check_timestamps(timestamps: Any, n: int, unit: str = "row") -> np.ndarray:
     truncated); datetime64 values must not be NaT.
     """
     values = np.asarray(timestamps)
+    if not isinstance(timestamps, np.ndarray) and values.dtype.kind != "M" and values.ndim == 1:
+        # numpy would turn [2**62 + 1, 7.0] into inexact floats and [True, 2]
+        # into ints: judge a list's values one by one instead.
+        values = np.empty(len(values), dtype=object)
+        values[:] = list(timestamps)
     if values.shape != (n,):
         raise ValueError(
             f"timestamps has {values.size} values but there are {n} (user, item) {unit}s; "
@@ -435,11 +441,16 @@ def _check_timestamps(timestamps: Any, n: int, unit: str = "row") -> np.ndarray:
         return values.astype(np.int64)
     if kind == "O":
         listed = values.tolist()
-        integer = np.array([is_integer(value) for value in listed], dtype=bool)
-        _first_bad(~integer, values, "timestamps", unit, "are not integers")
-        outside = np.array([not -_INT64_MAX - 1 <= int(v) <= _INT64_MAX for v in listed], dtype=bool)
+        number = np.array([is_real(value) for value in listed], dtype=bool)
+        _first_bad(~number, values, "timestamps", unit, "are not numbers")
+        finite = np.array([not isinstance(v, (float, np.floating)) or math.isfinite(v) for v in listed], dtype=bool)
+        _first_bad(~finite, values, "timestamps", unit, "are NaN or infinite")
+        # Python compares ints and floats exactly, so no value is rounded here.
+        outside = np.array([not -(2**63) <= value < 2**63 for value in listed], dtype=bool)
         _first_bad(outside, values, "timestamps", unit, "are outside int64's range")
-        return np.array(listed, dtype=np.int64)
+        whole = np.array([value == math.floor(value) for value in listed], dtype=bool)
+        _first_bad(~whole, values, "timestamps", unit, "are not whole numbers")
+        return np.array([int(value) for value in listed], dtype=np.int64)
     raise ValueError(f"timestamps must be integers or datetime64, got dtype {values.dtype}")
 
 
