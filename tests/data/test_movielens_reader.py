@@ -8,6 +8,7 @@ the real ml-100k is read from ``TRIPLETREC_DATA`` (never copied into the repo).
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tripletrec import data as datasets
+from tripletrec.data import CorruptArchiveError, movielens
 from tripletrec.data import movielens_reader as movielens_module
 from tripletrec.kernels.text import parse_rating_rows
-from tripletrec.data import CorruptArchiveError, movielens
 
 # ------------------------------------------------------------------ fixtures
 _CSV_RATINGS = (
@@ -78,7 +79,7 @@ FIXTURES: dict[str, dict[str, bytes]] = {
             "122::Boomerang (1992)::Comedy|Romance\n"
             "185::Net, The (1995)::Action|Crime|Thriller\n"
             "300::Cité des enfants perdus, La (1995)::(no genres listed)\n"
-        ).encode("utf-8"),
+        ).encode(),
     },
     "ml-20m": {"ratings.csv": _CSV_RATINGS.encode(), "movies.csv": _CSV_MOVIES.encode()},
     "ml-25m": {"ratings.csv": _CSV_RATINGS.encode(), "movies.csv": _CSV_MOVIES.encode()},
@@ -700,3 +701,110 @@ def test_duplicate_rating_is_an_error(tmp_path):
         r"rows 1 and 3 both rate item 122 by user 1",
     ):
         movielens("ml-10m", path=write_fixture("ml-10m", tmp_path, files=files), strict=False)
+
+
+# ------------------------------------------------- rating scale, cuts, splits
+@pytest.mark.parametrize(
+    "variant, ratings_file, row, line, shown, scale",
+    [
+        ("ml-1m", "ratings.dat", b"5::3::6::978300760\n", 6, "6", "whole stars from 1 to 5"),
+        ("ml-1m", "ratings.dat", b"5::3::3.5::978300760\n", 6, "3.5", "whole stars from 1 to 5"),
+        ("ml-10m", "ratings.dat", b"2::185::0.25::868245000\n", 5, "0.25", "half stars from 0.5 to 5"),
+        ("ml-25m", "ratings.csv", b"9,1,0,964982703\n", 8, "0", "half stars from 0.5 to 5"),
+        ("ml-latest-small", "ratings.csv", b"9,1,5.5,964982703\n", 8, "5.5", "half stars from 0.5 to 5"),
+    ],
+)
+def test_rating_off_the_scale_names_file_line_and_value(tmp_path, variant, ratings_file, row, line, shown, scale):
+    files = dict(FIXTURES[variant])
+    files[ratings_file] = files[ratings_file] + row
+    path = write_fixture(variant, tmp_path, files=files)
+    with pytest.raises(
+        CorruptArchiveError,
+        match=rf"{re.escape(ratings_file)} line {line} has rating {re.escape(shown)}, off "
+        rf"MovieLens {variant}'s scale of {scale} \(1 of \d rows are off it\)",
+    ):
+        movielens(variant, path=path, strict=False)
+
+
+def test_100k_rating_off_the_scale_counts_blank_lines(tmp_path):
+    files = _tiny_100k_files()
+    files["u.data"] = b"1\t1\t5\t874965758\n\n1\t2\t0\t876893171\n2\t1\t4\t888550871\n"
+    with pytest.raises(
+        CorruptArchiveError,
+        match=r"ml-100k/u\.data line 3 has rating 0, off MovieLens ml-100k's scale of whole stars "
+        r"from 1 to 5 \(1 of 3 rows are off it\)",
+    ):
+        movielens("ml-100k", path=write_fixture_100k(tmp_path, files), strict=False)
+
+
+_CUT_U_DATA = b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t8811"
+
+
+@pytest.mark.parametrize(
+    "last_line, reason",
+    [
+        (b"2\t1\t4\t8811", "has a timestamp of 4 digits where every other row's has at least 9"),
+        (b"2\t1\t4", "has only 3 of the 4 fields"),
+        (b"2\t1\t", "has only 3 of the 4 fields"),
+    ],
+)
+def test_cut_final_line_is_dropped_or_refused(tmp_path, monkeypatch, last_line, reason):
+    from dataclasses import replace
+
+    from tripletrec.data import sources
+
+    # Counts that the cut file meets, so that strict=True has only the cut to object to.
+    entry = replace(sources.VARIANTS["ml-100k"], n_ratings=3, n_users=2, n_movies=2)
+    monkeypatch.setitem(sources.VARIANTS, "ml-100k", entry)
+    files = _tiny_100k_files()
+    files["u.data"] = b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n" + last_line
+    path = write_fixture_100k(tmp_path, files)
+    loose = movielens("ml-100k", path=path, strict=False)
+    assert loose.interactions.timestamps.tolist() == [874965758, 876893171]
+    assert loose.interactions.shape == (1, 2)  # user 2 had only the dropped row
+    with pytest.raises(
+        CorruptArchiveError,
+        match=rf"ml-100k/u\.data line 3, the last, has no final newline and {reason}: "
+        rf"{re.escape(repr(last_line))}; the file looks cut short \(pass strict=False",
+    ):
+        movielens("ml-100k", path=path, strict=True)
+
+
+def test_whole_final_line_without_newline_is_kept(tmp_path):
+    files = _tiny_100k_files()
+    files["u.data"] = b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t888550871"
+    data = movielens("ml-100k", path=write_fixture_100k(tmp_path, files), strict=False)
+    assert data.interactions.timestamps.tolist() == [874965758, 876893171, 888550871]
+
+
+def test_unparsable_final_line_with_all_fields_is_still_a_parse_error(tmp_path):
+    files = _tiny_100k_files()
+    files["u.data"] = b"1\t1\t5\t874965758\n2\tx\t4\t888550871"
+    with pytest.raises(CorruptArchiveError, match=r"u\.data line 2 does not parse: b'2\\tx\\t4\\t888550871'"):
+        movielens("ml-100k", path=write_fixture_100k(tmp_path, files), strict=False)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\r\n"])
+def test_empty_ratings_file_holds_no_ratings(tmp_path, content):
+    files = _tiny_100k_files()
+    files["u.data"] = content
+    with pytest.raises(CorruptArchiveError, match=r"ml-100k/u\.data holds no ratings$"):
+        movielens("ml-100k", path=write_fixture_100k(tmp_path, files), strict=False)
+
+
+def test_empty_split_file_holds_no_ratings(tmp_path):
+    files = _tiny_100k_files()
+    files["ua.test"] = b""
+    with pytest.raises(CorruptArchiveError, match=r"ml-100k/ua\.test holds no ratings$"):
+        movielens("ml-100k", split="ua", path=write_fixture_100k(tmp_path, files), strict=False)
+
+
+def test_split_test_repeating_a_train_pair_is_refused(tmp_path):
+    files = _tiny_100k_files()
+    files["ua.test"] = b"1\t2\t3\t876893171\n2\t1\t4\t888550871\n"
+    with pytest.raises(
+        CorruptArchiveError,
+        match=r"ml-100k/ua\.test line 2 rates item 1 by user 2, a pair ua\.base rates too \(1 of 2 "
+        r"test rows repeat a train pair\): the train and test files of an official split must be disjoint",
+    ):
+        movielens("ml-100k", split="ua", path=write_fixture_100k(tmp_path, files), strict=False)

@@ -11,6 +11,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from tripletrec import Dataset, PlantedModel
+from tripletrec.data import random_split, temporal_split
 from tripletrec.data.planted import MAX_DENSITY, synthetic
 from tripletrec.kernels.planted_sampling import (
     alias_probabilities,
@@ -20,7 +21,6 @@ from tripletrec.kernels.planted_sampling import (
     shuffled_positions,
     splitmix64,
 )
-from tripletrec.data import random_split, temporal_split
 
 MASK_64 = (1 << 64) - 1
 
@@ -388,5 +388,36 @@ def test_the_density_limit_is_reachable():
     ],
 )
 def test_bad_arguments_are_rejected_by_name(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        synthetic(**arguments)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            {"n_users": 10**12},
+            r"n_users must be at most 2,147,483,647 \(2\*\*31 - 1\): indices are stored as int32; "
+            r"got 1,000,000,000,000",
+        ),
+        (
+            {"n_items": 2**31},
+            r"n_items must be at most 2,147,483,647 \(2\*\*31 - 1\): indices are stored as int32; "
+            r"got 2,147,483,648",
+        ),
+        (
+            {"n_users": 10**6, "n_items": 10**6, "n_interactions": 2**31},
+            r"n_interactions must be at most 2,147,483,647 \(2\*\*31 - 1; 16 bytes each while "
+            r"sampling\), got 2,147,483,648",
+        ),
+        (
+            {"n_users": 10**8, "n_items": 500, "dim": 100},
+            r"\(n_users \+ n_items\) \* dim must be at most 2,147,483,647 planted factor entries, "
+            r"got \(100,000,000 \+ 500\) \* 100 = 10,000,050,000",
+        ),
+    ],
+)
+def test_impossible_sizes_are_refused_before_allocating(arguments, message):
+    # A MemoryError from numpy would mean the bound came too late.
     with pytest.raises(ValueError, match=message):
         synthetic(**arguments)

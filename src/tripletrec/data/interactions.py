@@ -8,18 +8,197 @@ ids (ints or strings) and the dense indices the kernels use.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["IdMap", "Interactions"]
+from .._validation import check_integer, is_real
+
+__all__ = ["MAX_DIMENSION", "IdMap", "Interactions"]
 
 _DUPLICATE_RULES = ("sum", "error")
 
 
 def _count_phrase(count: int, total: int, noun: str = "rows") -> str:
     return f"{count} of {total} {noun}"
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_UINT64_MAX = int(np.iinfo(np.uint64).max)
+
+#: The largest number of users or of items an :class:`Interactions` may have.
+#: Item indices are stored as int32 (and the kernels index users with int32
+#: too), so a larger shape could not be indexed; checking up front turns an
+#: impossible size into a clear error instead of a huge allocation.
+MAX_DIMENSION = int(np.iinfo(np.int32).max)
+
+
+def _is_missing(value: Any) -> bool:
+    """None, a float NaN, or a pandas missing marker (NA, NaT)."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    # pandas.NA and NaT without importing pandas: both are their own class.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _id_kind(value: Any) -> str:
+    """``"int"``, ``"str"``, ``"missing"`` or ``"other"`` for one external id."""
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    if isinstance(value, (bool, np.bool_)):
+        return "other"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if _is_missing(value):
+        return "missing"
+    return "other"
+
+
+def _integer_ids(values: np.ndarray, name: str) -> np.ndarray:
+    """int64 ids, or uint64 when some id is beyond int64 (and none is negative)."""
+    if values.dtype.kind in "iu":
+        if values.dtype == np.uint64 and int(values.max()) > _INT64_MAX:
+            return values.copy()  # kept exactly: int64 would wrap these to negatives
+        return values.astype(np.int64)
+    # An object array of Python ints: check the range before numpy sees them.
+    as_ints = [int(value) for value in values.tolist()]
+    low, high = min(as_ints), max(as_ints)
+    if low < -_INT64_MAX - 1 or high > _UINT64_MAX:
+        position = next(
+            i for i, value in enumerate(as_ints) if value < -_INT64_MAX - 1 or value > _UINT64_MAX
+        )
+        raise ValueError(
+            f"{name}: id {as_ints[position]} at position {position} is outside the range of "
+            "64-bit integers; integer ids must fit in int64 or uint64"
+        )
+    if high <= _INT64_MAX:
+        return np.array(as_ints, dtype=np.int64)
+    if low < 0:
+        raise ValueError(
+            f"{name}: ids mix negative integers ({low}) with integers above int64's largest "
+            f"({high}); no 64-bit integer type holds both"
+        )
+    return np.array(as_ints, dtype=np.uint64)
+
+
+def _id_array(ids: Any, name: str = "ids") -> np.ndarray:
+    """External ids as int64, uint64 or str, following the rules of :class:`IdMap`."""
+    if isinstance(ids, np.ndarray):
+        values = ids
+    else:
+        # Through an object array, so that numpy never turns [1, "a"] into
+        # strings or [2**70, 1] into floats behind our back.
+        listed = list(ids)
+        values = np.empty(len(listed), dtype=object)
+        values[:] = listed
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {values.shape}")
+    kind = values.dtype.kind
+    if len(values) == 0:
+        # An empty id list holds no kind; integers are the default kind.
+        return values.astype(str) if kind in "US" else np.empty(0, dtype=np.int64)
+    if kind in "iu":
+        return _integer_ids(values, name)
+    if kind in "US":
+        return values.astype(str)
+    if kind == "f":
+        missing = np.isnan(values)
+        if missing.any():
+            _raise_missing(name, missing)
+    if kind != "O":
+        raise ValueError(f"{name} must be integers or strings, got dtype {values.dtype}")
+    kinds = [_id_kind(value) for value in values.tolist()]
+    missing = np.array([k == "missing" for k in kinds])
+    if missing.any():
+        _raise_missing(name, missing)
+    first_kind = kinds[0]
+    for position, (value, value_kind) in enumerate(zip(values.tolist(), kinds)):
+        if value_kind == "other":
+            raise ValueError(
+                f"{name} must be integers or strings, got {type(value).__name__} "
+                f"{value!r} at position {position}"
+            )
+        if value_kind != first_kind:
+            kind_names = {"str": "a string", "int": "an integer"}
+            raise ValueError(
+                f"{name} mix integers and strings: {value!r} at position {position} is "
+                f"{kind_names[value_kind]} but the first id, {values[0]!r}, is "
+                f"{kind_names[first_kind]}; ids must be all integers or all strings"
+            )
+    if first_kind == "str":
+        return values.astype(str)
+    return _integer_ids(values, name)
+
+
+def _as_one_dimensional(values: Any) -> Any:
+    """``values`` unchanged, after checking that it is one-dimensional."""
+    if np.ndim(values) != 1:
+        raise ValueError("users and items must be one-dimensional arrays")
+    return values
+
+
+def _raise_missing(name: str, missing: np.ndarray) -> None:
+    first = int(np.flatnonzero(missing)[0])
+    raise ValueError(
+        f"{name}: {_count_phrase(int(missing.sum()), len(missing), 'ids')} are missing "
+        f"(None, NaN or NA; first at position {first})"
+    )
+
+
+def _query_array(external_ids: Any) -> np.ndarray:
+    """Ids to look up as a 1-d array, through an object array unless already an ndarray.
+
+    ``np.asarray([1, "a"])`` would turn the integer into the string ``"1"``
+    (and ``[True]`` into ``[1]`` with ints), which could then match an id it
+    is not.
+    """
+    if isinstance(external_ids, np.ndarray):
+        return external_ids.reshape(-1)
+    listed = list(external_ids)
+    values = np.empty(len(listed), dtype=object)
+    values[:] = listed
+    return values
+
+
+def _lookup_keys(values: np.ndarray, id_dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` cast exactly to ``id_dtype`` and a mask of those that can be ids at all.
+
+    A value of another kind (a string among integer ids, a float, a bool,
+    None) or outside ``id_dtype``'s range can never match, so it is masked
+    out instead of converted (numpy would compare uint64 with int64 as
+    float64, and lose exactness past 2**53).
+    """
+    n = len(values)
+    if id_dtype.kind == "U":
+        if values.dtype.kind in "US":
+            return values.astype(str), np.ones(n, dtype=bool)
+        if values.dtype.kind == "O":
+            valid = np.array([_id_kind(value) == "str" for value in values.tolist()], dtype=bool)
+            keys = np.where(valid, values, "").astype(str)
+            return keys, valid
+        return np.empty(n, dtype=str), np.zeros(n, dtype=bool)
+    low = -_INT64_MAX - 1 if id_dtype == np.int64 else 0
+    high = _INT64_MAX if id_dtype == np.int64 else _UINT64_MAX
+    if values.dtype.kind in "iu":
+        if values.dtype == np.uint64:
+            valid = values <= np.uint64(high)
+        else:
+            valid = values.astype(np.int64) >= low
+        keys = np.where(valid, values, 0).astype(id_dtype)
+        return keys, valid
+    if values.dtype.kind == "O":
+        listed = values.tolist()
+        valid = np.array(
+            [_id_kind(value) == "int" and low <= int(value) <= high for value in listed], dtype=bool
+        )
+        keys = np.array([int(v) if ok else 0 for v, ok in zip(listed, valid)], dtype=id_dtype)
+        return keys, valid
+    return np.zeros(n, dtype=id_dtype), np.zeros(n, dtype=bool)
 
 
 class IdMap:
@@ -30,6 +209,33 @@ class IdMap:
     ids : array_like, shape (n,), int or str
         The external id of each index, in index order. Must be unique.
 
+    Notes
+    -----
+    Every way of building :class:`Interactions` (the constructor,
+    :meth:`Interactions.from_arrays`, :meth:`~Interactions.from_indices`,
+    :meth:`~Interactions.from_scipy`, :meth:`~Interactions.from_dataframe`)
+    makes its ids through this class, so these rules hold everywhere:
+
+    * The ids are **all integers or all strings**; one kind per map.
+      Integers are stored as int64, or as uint64 when some id exceeds
+      int64's largest value (hashed ids), so every integer is kept exactly.
+      Strings are stored as numpy ``str``.
+    * Mixing kinds raises ``ValueError`` naming the first id whose kind
+      differs from the first id's, and its position: ``["1", 1]`` is not two
+      spellings of one id, nor two ids.
+    * Bools, floats (even integral ones such as ``1.0``: a float id is
+      usually a column that lost its integer type upstream) and other
+      objects raise ``ValueError``.
+    * Missing ids (None, NaN, pandas ``NA`` or ``NaT``) raise ``ValueError``
+      naming how many there are and the first position.
+    * Integers below int64's smallest or above uint64's largest, and a mix of
+      negative ids with ids above int64's largest (no 64-bit type holds
+      both), raise ``ValueError``.
+    * An empty id list makes an empty map of int64 ids.
+
+    :meth:`to_index` looks ids up exactly in the map's own type: an id of the
+    other kind, or out of the type's range, is simply not in the map.
+
     Examples
     --------
     >>> ids = IdMap(["b", "a"])
@@ -37,48 +243,42 @@ class IdMap:
     [1, 0]
     >>> ids.to_external([0]).tolist()
     ['b']
+    >>> IdMap(np.array([5, 2**64 - 1], dtype=np.uint64)).ids.tolist()
+    [5, 18446744073709551615]
     """
 
-    def __init__(self, ids: Iterable[Any]):
-        values = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
-        if values.ndim != 1:
-            raise ValueError(f"ids must be one-dimensional, got shape {values.shape}")
-        if values.dtype.kind not in "iuUSO":
-            raise ValueError(
-                f"ids must be integers or strings, got dtype {values.dtype}"
-            )
-        if values.dtype.kind == "O":
-            values = values.astype(str)
-        if values.dtype.kind == "u":
-            values = values.astype(np.int64)
+    def __init__(self, ids: Iterable[Any], *, name: str = "ids"):
+        values = _id_array(ids, name)
         self._ids = values
         self._ids.setflags(write=False)
-        self._lookup: dict[Any, int] | None = None
         self._order = np.argsort(values, kind="stable")
         sorted_ids = values[self._order]
         repeats = int(np.count_nonzero(sorted_ids[1:] == sorted_ids[:-1]))
         if repeats:
             raise ValueError(
-                f"ids must be unique: {repeats} of {len(values)} ids are repeats"
+                f"{name} must be unique: {repeats} of {len(values)} ids are repeats"
             )
         self._sorted = sorted_ids
 
     @classmethod
-    def from_values(cls, values: Any) -> tuple["IdMap", np.ndarray]:
+    def from_values(cls, values: Any, *, name: str = "ids") -> tuple[IdMap, np.ndarray]:
         """Build a map over the distinct ``values`` (sorted) and index them.
+
+        Parameters
+        ----------
+        values : array_like, shape (n,), int or str
+            External ids, following the rules of :class:`IdMap`.
+        name : str
+            What the ids are called in error messages (e.g. ``"users"``).
 
         Returns
         -------
         id_map : IdMap
         indices : ndarray, shape (len(values),), int64
         """
-        values = np.asarray(values)
-        if values.dtype.kind == "O":
-            values = values.astype(str)
-        if values.dtype.kind not in "iuUS":
-            raise ValueError(f"ids must be integers or strings, got dtype {values.dtype}")
+        values = _id_array(values, name)
         unique, inverse = np.unique(values, return_inverse=True)
-        return cls(unique), inverse.reshape(-1).astype(np.int64)
+        return cls(unique, name=name), inverse.reshape(-1).astype(np.int64)
 
     @property
     def ids(self) -> np.ndarray:
@@ -102,22 +302,13 @@ class IdMap:
     __hash__ = None  # type: ignore[assignment]
 
     def __contains__(self, external_id: Any) -> bool:
-        return self._dict().get(self._key(external_id)) is not None
+        keys, valid = _lookup_keys(_query_array([external_id]), self._ids.dtype)
+        return bool(self._vector_lookup(keys, valid)[0] >= 0)
 
     def __repr__(self) -> str:
         head = ", ".join(repr(x) for x in self._ids[:3].tolist())
         more = ", ..." if len(self) > 3 else ""
         return f"IdMap([{head}{more}], n={len(self)})"
-
-    def _key(self, external_id: Any) -> Any:
-        if isinstance(external_id, np.generic):
-            return external_id.item()
-        return external_id
-
-    def _dict(self) -> dict[Any, int]:
-        if self._lookup is None:
-            self._lookup = {key: index for index, key in enumerate(self._ids.tolist())}
-        return self._lookup
 
     def to_index(self, external_ids: Any, *, name: str = "ids", missing: str = "error") -> np.ndarray:
         """Dense indices of ``external_ids``.
@@ -135,12 +326,10 @@ class IdMap:
         -------
         ndarray, shape (m,), int64
         """
-        values = np.asarray(external_ids)
-        scalar = values.ndim == 0
-        values = values.reshape(-1)
-        if values.dtype.kind == "O":
-            values = values.astype(str) if self._ids.dtype.kind in "US" else values
-        indices = self._vector_lookup(values)
+        scalar = np.ndim(external_ids) == 0
+        values = _query_array([external_ids] if scalar else external_ids)
+        keys, valid = _lookup_keys(values, self._ids.dtype)
+        indices = self._vector_lookup(keys, valid)
         unknown = indices < 0
         if missing == "error" and unknown.any():
             examples = ", ".join(repr(x) for x in values[unknown][:3].tolist())
@@ -150,22 +339,13 @@ class IdMap:
             )
         return indices[0] if scalar else indices
 
-    def _vector_lookup(self, values: np.ndarray) -> np.ndarray:
-        if len(values) == 0:
-            return np.empty(0, dtype=np.int64)
-        ids = self._ids
-        same_kind = (ids.dtype.kind in "iu" and values.dtype.kind in "iu") or (
-            ids.dtype.kind in "US" and values.dtype.kind in "US"
-        )
-        if not same_kind:
-            # A string id never equals an integer id; everything is unknown.
-            return np.full(len(values), -1, dtype=np.int64)
-        order = self._order
-        sorted_ids = self._sorted
-        position = np.searchsorted(sorted_ids, values)
-        position = np.clip(position, 0, len(ids) - 1)
-        found = sorted_ids[position] == values
-        return np.where(found, order[position], -1).astype(np.int64)
+    def _vector_lookup(self, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        if len(keys) == 0 or len(self._ids) == 0:
+            return np.full(len(keys), -1, dtype=np.int64)
+        position = np.searchsorted(self._sorted, keys)
+        position = np.clip(position, 0, len(self._ids) - 1)
+        found = valid & (self._sorted[position] == keys)
+        return np.where(found, self._order[position], -1).astype(np.int64)
 
     def to_external(self, indices: Any) -> np.ndarray:
         """External ids of dense ``indices`` (array_like of int)."""
@@ -179,31 +359,149 @@ class IdMap:
         return self._ids[indices]
 
 
-def _check_weights(weights: np.ndarray, n: int) -> np.ndarray:
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _first_bad(
+    bad: np.ndarray, values: np.ndarray, name: str, unit: str, problem: str
+) -> None:
+    """Raise ``ValueError`` when ``bad`` has any entry: count, first position and its value."""
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        value = values[first]
+        shown = repr(value.item()) if isinstance(value, np.generic) else repr(value)
+        units = unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
+        raise ValueError(
+            f"{name}: {_count_phrase(int(bad.sum()), len(values), units)} {problem} "
+            f"(first at {unit} {first}: {shown})"
+        )
+
+
+def _check_weights(weights: Any, n: int, unit: str = "row") -> np.ndarray:
+    """Weights as given (numeric dtype) once finite, >= 0 and within float32's range.
+
+    They are stored as float32, so a weight finite in float64 but beyond
+    float32's largest value (about 3.4e38) would become infinite: refused.
+    """
     weights = np.asarray(weights)
     if weights.shape != (n,):
         raise ValueError(
-            f"weights has {weights.size} values but there are {n} (user, item) rows; "
+            f"weights has {weights.size} values but there are {n} (user, item) {unit}s; "
             "arrays must have the same length"
         )
     if weights.dtype.kind not in "biuf":
         raise ValueError(f"weights must be numeric, got dtype {weights.dtype}")
-    weights = weights.astype(np.float64, copy=False)
-    not_finite = ~np.isfinite(weights)
-    if not_finite.any():
-        first = int(np.flatnonzero(not_finite)[0])
-        raise ValueError(
-            f"weights: {_count_phrase(int(not_finite.sum()), n)} are NaN or infinite "
-            f"(first at row {first})"
-        )
-    negative = weights < 0
-    if negative.any():
-        first = int(np.flatnonzero(negative)[0])
-        raise ValueError(
-            f"weights: {_count_phrase(int(negative.sum()), n)} are negative "
-            f"(first at row {first}: {float(weights[first])!r})"
+    if weights.dtype.kind == "f":
+        _first_bad(~np.isfinite(weights), weights, "weights", unit, "are NaN or infinite")
+    _first_bad(weights < 0, weights, "weights", unit, "are negative")
+    if weights.dtype.itemsize > 4 or weights.dtype.kind in "iu":
+        _first_bad(
+            np.abs(weights) > _FLOAT32_MAX,
+            weights,
+            "weights",
+            unit,
+            f"are above {_FLOAT32_MAX:.8g}, the largest float32 (the stored type)",
         )
     return weights
+
+
+def _check_timestamps(timestamps: Any, n: int, unit: str = "row") -> np.ndarray:
+    """Timestamps as int64 (datetime64 as Unix seconds); refuse what int64 cannot hold exactly.
+
+    Integers must fit in int64; floats must be finite, whole and within
+    int64's range (``1e30`` is not silently wrapped, ``1.5`` not silently
+    truncated); datetime64 values must not be NaT.
+    """
+    values = np.asarray(timestamps)
+    if not isinstance(timestamps, np.ndarray) and values.dtype.kind != "M" and values.ndim == 1:
+        # numpy would turn [2**62 + 1, 7.0] into inexact floats and [True, 2]
+        # into ints: judge a list's values one by one instead.
+        values = np.empty(len(values), dtype=object)
+        values[:] = list(timestamps)
+    if values.shape != (n,):
+        raise ValueError(
+            f"timestamps has {values.size} values but there are {n} (user, item) {unit}s; "
+            "arrays must have the same length"
+        )
+    kind = values.dtype.kind
+    if kind == "M":
+        _first_bad(np.isnat(values), values, "timestamps", unit, "are NaT (not a time)")
+        return values.astype("datetime64[s]").astype(np.int64)
+    if kind == "i":
+        return values.astype(np.int64, copy=False)
+    if kind == "u":
+        _first_bad(values > np.uint64(_INT64_MAX), values, "timestamps", unit, "are outside int64's range")
+        return values.astype(np.int64)
+    if kind == "f":
+        _first_bad(~np.isfinite(values), values, "timestamps", unit, "are NaN or infinite")
+        # 2**63 is exact in float64; int64 holds [-2**63, 2**63).
+        outside = (values < -(2.0**63)) | (values >= 2.0**63)
+        _first_bad(outside, values, "timestamps", unit, "are outside int64's range")
+        _first_bad(values != np.floor(values), values, "timestamps", unit, "are not whole numbers")
+        return values.astype(np.int64)
+    if kind == "O":
+        listed = values.tolist()
+        number = np.array([is_real(value) for value in listed], dtype=bool)
+        _first_bad(~number, values, "timestamps", unit, "are not numbers")
+        finite = np.array([not isinstance(v, (float, np.floating)) or math.isfinite(v) for v in listed], dtype=bool)
+        _first_bad(~finite, values, "timestamps", unit, "are NaN or infinite")
+        # Python compares ints and floats exactly, so no value is rounded here.
+        outside = np.array([not -(2**63) <= value < 2**63 for value in listed], dtype=bool)
+        _first_bad(outside, values, "timestamps", unit, "are outside int64's range")
+        whole = np.array([value == math.floor(value) for value in listed], dtype=bool)
+        _first_bad(~whole, values, "timestamps", unit, "are not whole numbers")
+        return np.array([int(value) for value in listed], dtype=np.int64)
+    raise ValueError(f"timestamps must be integers or datetime64, got dtype {values.dtype}")
+
+
+def _check_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
+    """Two non-negative integers, each at most :data:`MAX_DIMENSION`."""
+    if not isinstance(shape, (tuple, list, np.ndarray)) or len(shape) != 2:
+        raise ValueError(f"{name} must be two non-negative integers (n_users, n_items), got {shape!r}")
+    dimensions = []
+    for position, what in enumerate(("n_users", "n_items")):
+        value = check_integer(shape[position], f"{name}[{position}] ({what})", low=0)
+        if value > MAX_DIMENSION:
+            raise ValueError(
+                f"{name}[{position}] ({what}) is {value:,}, above the largest supported "
+                f"{MAX_DIMENSION:,} (2**31 - 1): indices are stored as int32"
+            )
+        dimensions.append(value)
+    return dimensions[0], dimensions[1]
+
+
+def _canonical_order(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
+    """The permutation sorting each row's columns, None when already sorted.
+
+    Raises ``ValueError`` when a row stores a column twice: one pair, one
+    stored weight (merging them would need a rule, see ``duplicates``).
+    """
+    nnz = len(indices)
+    if nnz < 2:
+        return None
+    # continues_row[k]: entries k and k + 1 belong to the same row.
+    continues_row = np.ones(nnz - 1, dtype=bool)
+    row_starts = np.asarray(indptr[1:-1], dtype=np.int64)
+    row_starts = row_starts[(row_starts > 0) & (row_starts < nnz)]
+    continues_row[row_starts - 1] = False
+    step = np.diff(indices.astype(np.int64, copy=False))
+    order = None
+    if bool(np.any(continues_row & (step < 0))):
+        rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+        order = np.lexsort((indices, rows))
+        step = np.diff(indices[order].astype(np.int64))
+    repeated = np.flatnonzero(continues_row & (step == 0))
+    if len(repeated):
+        first = int(repeated[0]) + 1
+        row = int(np.searchsorted(indptr, first, side="right")) - 1
+        column = int(indices[first] if order is None else indices[order[first]])
+        raise ValueError(
+            f"matrix stores a (user, item) pair more than once: {len(repeated)} stored "
+            f"entries repeat an earlier column of their row (first: row {row}, column "
+            f"{column}); build it with Interactions.from_scipy(matrix, duplicates='sum') "
+            "to add their weights"
+        )
+    return order
 
 
 def _check_indices(indices: Any, size: int, name: str) -> np.ndarray:
@@ -235,13 +533,25 @@ class Interactions:
 
     Parameters
     ----------
-    matrix : scipy.sparse.csr_matrix, shape (n_users, n_items), float32
-        Weights of the stored (user, item) pairs; canonical (sorted column
-        indices, no duplicates). Stored zeros are pairs with weight 0.
-    timestamps : ndarray, shape (nnz,), int64, optional
-        One timestamp per stored entry, aligned with ``matrix.data``.
-    user_ids, item_ids : IdMap, optional
-        External ids; default to the identity map ``0 .. n - 1``.
+    matrix : scipy.sparse.csr_matrix, shape (n_users, n_items)
+        Weights of the stored (user, item) pairs: numeric, finite, >= 0 and
+        within float32's range (they are stored as float32). Each row must
+        store a column at most once (``ValueError`` otherwise; see
+        :meth:`from_scipy` to add repeats up); columns stored out of order
+        are sorted, timestamps moving with their entries. Stored zeros are
+        pairs with weight 0. At most :data:`MAX_DIMENSION` rows and columns.
+    timestamps : array_like, shape (nnz,), optional
+        One timestamp per stored entry, aligned with ``matrix.data``;
+        integers within int64, whole finite floats within int64, or
+        datetime64 (stored as Unix seconds); NaT is refused.
+    user_ids, item_ids : IdMap or array_like, optional
+        External ids (array-likes become an :class:`IdMap` under its rules);
+        default to the identity map ``0 .. n - 1``.
+
+    Raises
+    ------
+    ValueError
+        For any of the above, naming the value and its stored-entry position.
 
     Notes
     -----
@@ -260,29 +570,44 @@ class Interactions:
     ):
         if not sp.issparse(matrix) or matrix.format != "csr":
             raise ValueError("matrix must be a scipy.sparse CSR matrix")
-        if matrix.dtype != np.float32:
-            matrix = matrix.astype(np.float32)
-        matrix.sort_indices()
-        n_users, n_items = matrix.shape
+        n_users, n_items = _check_shape(matrix.shape, "matrix.shape")
+        try:
+            matrix.check_format(full_check=True)
+        except ValueError as error:
+            raise ValueError(f"matrix is not a valid CSR matrix: {error}") from None
+        weights = _check_weights(matrix.data, matrix.nnz, unit="stored entry")
+        if timestamps is not None:
+            timestamps = _check_timestamps(timestamps, matrix.nnz, unit="stored entry")
+        indptr, indices = matrix.indptr, matrix.indices
+        order = _canonical_order(indptr, indices)
+        if order is not None:
+            # Sort each row's columns, carrying the weights and timestamps along.
+            indices, weights = indices[order], weights[order]
+            timestamps = None if timestamps is None else timestamps[order]
+        # scipy wants one index dtype for indptr and indices: int32 unless nnz needs more.
+        index_dtype = np.int32 if matrix.nnz < np.iinfo(np.int32).max else np.int64
+        matrix = sp.csr_matrix(
+            (
+                weights.astype(np.float32, copy=False),
+                indices.astype(index_dtype, copy=False),
+                indptr.astype(index_dtype, copy=False),
+            ),
+            shape=(n_users, n_items),
+            copy=False,
+        )
+        matrix.has_sorted_indices = True
         if user_ids is None:
             user_ids = IdMap(np.arange(n_users, dtype=np.int64))
+        elif not isinstance(user_ids, IdMap):
+            user_ids = IdMap(user_ids, name="user_ids")
         if item_ids is None:
             item_ids = IdMap(np.arange(n_items, dtype=np.int64))
+        elif not isinstance(item_ids, IdMap):
+            item_ids = IdMap(item_ids, name="item_ids")
         if len(user_ids) != n_users:
             raise ValueError(f"user_ids has {len(user_ids)} ids but the matrix has {n_users} rows")
         if len(item_ids) != n_items:
             raise ValueError(f"item_ids has {len(item_ids)} ids but the matrix has {n_items} columns")
-        if timestamps is not None:
-            timestamps = np.asarray(timestamps, dtype=np.int64)
-            if timestamps.shape != (matrix.nnz,):
-                raise ValueError(
-                    f"timestamps has {timestamps.size} values but the matrix stores "
-                    f"{matrix.nnz} pairs"
-                )
-        # scipy wants one index dtype for indptr and indices: int32 unless nnz needs more.
-        index_dtype = np.int32 if matrix.nnz < np.iinfo(np.int32).max else np.int64
-        matrix.indptr = matrix.indptr.astype(index_dtype, copy=False)
-        matrix.indices = matrix.indices.astype(index_dtype, copy=False)
         self._matrix = matrix
         self._timestamps = timestamps
         self.user_ids = user_ids
@@ -301,7 +626,7 @@ class Interactions:
         user_ids: IdMap | None = None,
         item_ids: IdMap | None = None,
         duplicates: str = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from dense indices.
 
         Parameters
@@ -309,27 +634,36 @@ class Interactions:
         users, items : array_like, shape (n,), int
             Dense row and column indices, ``0 <= users < shape[0]``.
         weights : array_like, shape (n,), float, optional
-            Non-negative finite weights; default 1.
+            Non-negative finite weights within float32's range (the stored
+            type; about 3.4e38); default 1.
         timestamps : array_like, shape (n,), int, optional
+            Integers within int64, whole finite floats within int64, or
+            datetime64 (stored as Unix seconds; NaT refused).
         shape : (int, int)
-            ``(n_users, n_items)``.
+            ``(n_users, n_items)``: two integers from 0 to
+            :data:`MAX_DIMENSION` (2**31 - 1), checked before anything is
+            allocated.
         user_ids, item_ids : IdMap, optional
         duplicates : {"sum", "error"}
             What to do with a (user, item) pair given more than once: ``"sum"``
-            adds the weights (and keeps the latest timestamp); ``"error"``
-            raises ``ValueError`` naming the first repeated row.
+            adds the weights (and keeps the latest timestamp; a sum beyond
+            float32's range is refused); ``"error"`` raises ``ValueError``
+            naming the first repeated row.
 
         Returns
         -------
         Interactions
+
+        Raises
+        ------
+        ValueError
+            A bad shape, index, weight or timestamp, named with its row.
         """
         if duplicates not in _DUPLICATE_RULES:
             raise ValueError(
                 f"duplicates must be one of {', '.join(_DUPLICATE_RULES)}; got {duplicates!r}"
             )
-        n_users, n_items = (int(shape[0]), int(shape[1]))
-        if n_users < 0 or n_items < 0:
-            raise ValueError(f"shape must be non-negative, got {shape}")
+        n_users, n_items = _check_shape(shape)
         users_arr = np.asarray(users)
         items_arr = np.asarray(items)
         n = users_arr.size
@@ -343,28 +677,11 @@ class Interactions:
         user_index = _check_indices(users_arr, n_users, "users")
         item_index = _check_indices(items_arr, n_items, "items")
         weight_values = (
-            np.ones(n, dtype=np.float64) if weights is None else _check_weights(weights, n)
+            np.ones(n, dtype=np.float64)
+            if weights is None
+            else _check_weights(weights, n).astype(np.float64)
         )
-        time_values = None
-        if timestamps is not None:
-            time_values = np.asarray(timestamps)
-            if time_values.shape != (n,):
-                raise ValueError(
-                    f"timestamps has {time_values.size} values but there are {n} "
-                    "(user, item) rows; arrays must have the same length"
-                )
-            if time_values.dtype.kind == "M":
-                time_values = time_values.astype("datetime64[s]").astype(np.int64)
-            elif time_values.dtype.kind == "f":
-                if not np.all(np.isfinite(time_values)):
-                    bad = ~np.isfinite(time_values)
-                    raise ValueError(
-                        f"timestamps: {_count_phrase(int(bad.sum()), n)} are NaN or infinite"
-                    )
-                time_values = time_values.astype(np.int64)
-            elif time_values.dtype.kind not in "iu":
-                raise ValueError(f"timestamps must be integers or datetime64, got dtype {time_values.dtype}")
-            time_values = time_values.astype(np.int64, copy=False)
+        time_values = None if timestamps is None else _check_timestamps(timestamps, n)
 
         # Sort by (user, item) so that rows become CSR order and repeats sit together.
         key = user_index * max(n_items, 1) + item_index
@@ -386,6 +703,15 @@ class Interactions:
         starts = np.flatnonzero(~repeated)
         unique_key = key[starts]
         summed = np.add.reduceat(weight_values[order], starts) if n else np.empty(0)
+        # Each weight fits float32, but a sum of repeats may not.
+        overflow = np.flatnonzero(summed > _FLOAT32_MAX)
+        if len(overflow):
+            pair = int(key[starts[overflow[0]]])
+            raise ValueError(
+                f"weights: the repeats of (user index {pair // max(n_items, 1)}, item index "
+                f"{pair % max(n_items, 1)}) add up to {float(summed[overflow[0]])!r}, above "
+                f"{_FLOAT32_MAX:.8g}, the largest float32 (the stored type)"
+            )
         latest = None
         if time_values is not None:
             latest = np.maximum.reduceat(time_values[order], starts) if n else np.empty(0, np.int64)
@@ -409,13 +735,16 @@ class Interactions:
         user_ids: IdMap | None = None,
         item_ids: IdMap | None = None,
         duplicates: str = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from external ids (ints or strings).
 
         Parameters
         ----------
         users, items : array_like, shape (n,)
-            External user and item ids of each interaction.
+            External user and item ids of each interaction, under the rules
+            of :class:`IdMap` (all integers or all strings; no missing ids).
+            No rows at all make an empty set of shape (0, 0) with integer
+            id maps.
         weights : array_like, shape (n,), optional
             Non-negative finite weights; default 1.
         timestamps : array_like, shape (n,), int or datetime64, optional
@@ -430,21 +759,21 @@ class Interactions:
         -------
         Interactions
         """
-        users_arr = np.asarray(users)
-        items_arr = np.asarray(items)
-        if users_arr.ndim != 1 or items_arr.ndim != 1:
-            raise ValueError("users and items must be one-dimensional arrays")
+        # Even ids meant for a given map follow the IdMap rules, so that a
+        # missing or mixed id is named as such, not as "not in the id map".
+        users_arr = _id_array(_as_one_dimensional(users), "users")
+        items_arr = _id_array(_as_one_dimensional(items), "items")
         if users_arr.size != items_arr.size:
             raise ValueError(
                 f"users has {users_arr.size} rows but items has {items_arr.size}; "
                 "arrays must have the same length"
             )
         if user_ids is None:
-            user_ids, user_index = IdMap.from_values(users_arr)
+            user_ids, user_index = IdMap.from_values(users_arr, name="users")
         else:
             user_index = user_ids.to_index(users_arr, name="users")
         if item_ids is None:
-            item_ids, item_index = IdMap.from_values(items_arr)
+            item_ids, item_index = IdMap.from_values(items_arr, name="items")
         else:
             item_index = item_ids.to_index(items_arr, name="items")
         return cls.from_indices(
@@ -467,7 +796,7 @@ class Interactions:
         item_ids: IdMap | None = None,
         timestamps: Any = None,
         duplicates: str = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from a scipy sparse matrix or array of shape (n_users, n_items).
 
         Explicitly stored zeros are kept as pairs of weight 0; call
@@ -500,7 +829,7 @@ class Interactions:
         user_ids: IdMap | None = None,
         item_ids: IdMap | None = None,
         duplicates: str = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from a pandas DataFrame with the given column names."""
         missing = [
             column
@@ -613,9 +942,11 @@ class Interactions:
 
     def user_items(self) -> list[np.ndarray]:
         """Item indices of every user: a list of ``n_users`` int32 arrays."""
+        if self.n_users == 0:
+            return []  # np.split would return one empty piece
         return np.split(self.indices, self.indptr[1:-1])
 
-    def same_ids(self, other: "Interactions") -> bool:
+    def same_ids(self, other: Interactions) -> bool:
         """True when ``other`` has the same shape and id maps."""
         return (
             self.shape == other.shape
@@ -624,7 +955,7 @@ class Interactions:
         )
 
     # -------------------------------------------------------------- transforms
-    def select(self, keep: np.ndarray) -> "Interactions":
+    def select(self, keep: np.ndarray) -> Interactions:
         """The stored pairs where ``keep`` (bool, shape (nnz,)) is True.
 
         Shape and id maps are unchanged; this is the building block of
@@ -642,13 +973,13 @@ class Interactions:
         stamps = None if self._timestamps is None else self._timestamps[keep]
         return Interactions(matrix, stamps, self.user_ids, self.item_ids)
 
-    def threshold(self, min_weight: float) -> "Interactions":
+    def threshold(self, min_weight: float) -> Interactions:
         """Keep the pairs with weight >= ``min_weight`` (e.g. rating >= 4)."""
         if not np.isfinite(min_weight):
             raise ValueError(f"min_weight must be finite, got {min_weight!r}")
         return self.select(self.weights >= np.float32(min_weight))
 
-    def binarize(self) -> "Interactions":
+    def binarize(self) -> Interactions:
         """The same pairs with every weight set to 1."""
         matrix = self._matrix.copy()
         matrix.data[:] = 1.0

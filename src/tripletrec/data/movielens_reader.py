@@ -33,9 +33,9 @@ import io
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,8 +44,8 @@ from ..kernels.text import parse_rating_rows
 from .dataset import Dataset, Features
 from .interactions import IdMap, Interactions
 from .sources import (
-    ArchiveLocation,
     VARIANTS,
+    ArchiveLocation,
     CorruptArchiveError,
     Variant,
     get_variant,
@@ -132,8 +132,11 @@ def movielens(
         Show a progress bar while downloading.
     strict : bool
         Check that the row counts of the ratings, movie and user files (and of
-        a split's two files together) are the variant's published ones. Pass
-        False to load a modified or partial copy.
+        a split's two files together) are the variant's published ones, and
+        refuse a ratings file whose last line, without a final newline, looks
+        cut short (fewer than 4 fields, or a timestamp with fewer digits than
+        every other row's). Pass False to load a modified or partial copy:
+        such a cut line is then dropped.
     cache_dir : str or PathLike, optional
         Overrides the user cache folder.
     base_url : str, optional
@@ -169,7 +172,12 @@ def movielens(
     tripletrec.data.DatasetNotFoundError
         No copy found and none could be downloaded.
     tripletrec.data.CorruptArchiveError
-        Missing files, a row that does not parse, or (``strict``) wrong counts.
+        Missing files, a row that does not parse, a ratings file with no
+        rating, a rating off the variant's star scale (whole stars 1 to 5 for
+        ml-100k and ml-1m, half stars 0.5 to 5 later; see
+        ``Variant.rating_scale``), a repeated (user, item) pair, a split whose
+        test file repeats a pair of its train file, or (``strict``) wrong
+        counts or a cut final line.
 
     Examples
     --------
@@ -209,7 +217,7 @@ def read_movielens(
     _check_split(entry, split)
     _check_min_rating(min_rating)
 
-    ratings = _read_ratings(location, entry.ratings_file)
+    ratings = _read_ratings(location, entry.ratings_file, strict)
     if strict:
         _check_count(entry, ratings.where, len(ratings), entry.n_ratings, "ratings")
     user_ids, user_index = _dense_ids(ratings.users)
@@ -340,8 +348,13 @@ class _RatingColumns:
         )
 
 
-def _read_ratings(location: ArchiveLocation, name: str) -> _Ratings:
-    """Parse a ratings file block by block with the compiled row parser."""
+def _read_ratings(location: ArchiveLocation, name: str, strict: bool) -> _Ratings:
+    """Parse a ratings file block by block with the compiled row parser.
+
+    A final line without a newline that looks cut short (see
+    :func:`_parse_final_line`) is refused when ``strict``, else dropped. A
+    file with no rating row, or a rating off the variant's scale, is refused.
+    """
     separator, header = _ratings_format(location.variant)
     separator_bytes = np.frombuffer(separator, dtype=np.uint8)
     where = location.where(name)
@@ -380,12 +393,104 @@ def _read_ratings(location: ArchiveLocation, name: str) -> _Ratings:
                 newlines = max(1, block.count(b"\n"))
                 estimate = int(total_bytes / max(1.0, len(block) / newlines) * 1.02) + 1024
                 columns = _RatingColumns(estimate)
-            line_number = _parse_block(
-                block, separator, separator_bytes, where, line_number, columns
-            )
+            if at_end and block.strip():
+                # Only the last line can lack its newline: every earlier block
+                # was cut after one.
+                line_number = _parse_final_line(
+                    block, separator, separator_bytes, where, line_number, columns, strict
+                )
+            else:
+                line_number = _parse_block(
+                    block, separator, separator_bytes, where, line_number, columns
+                )
             if at_end:
                 break
-    return (columns or _RatingColumns(0)).result(where)
+    ratings = (columns or _RatingColumns(0)).result(where)
+    if len(ratings) == 0:
+        raise CorruptArchiveError(f"{where} holds no ratings")
+    _check_rating_scale(location, name, ratings)
+    return ratings
+
+
+def _parse_final_line(
+    line: bytes,
+    separator: bytes,
+    separator_bytes: np.ndarray,
+    where: str,
+    line_number: int,
+    columns: _RatingColumns,
+    strict: bool,
+) -> int:
+    """Parse the last line of a file that does not end with a newline.
+
+    Such a line may have been cut short (an interrupted copy or download):
+    it is taken as cut when it has fewer than the 4 fields, or when its
+    timestamp has fewer digits than every other row's (MovieLens timestamps
+    are 9 or 10 digits, so ``8811`` after ``881171488`` is a cut, not a
+    time). A cut line is refused when ``strict``, else dropped. Any other
+    line parses, or fails to, like every other line.
+    """
+    # The parser allows spaces and carriage returns around a line, not tabs
+    # (ml-100k's separator): strip only those.
+    fields = line.strip(b" \r").split(separator)
+    try:
+        next_line = _parse_block(line, separator, separator_bytes, where, line_number, columns)
+    except CorruptArchiveError:
+        if len(fields) >= 4:
+            raise
+        reason = f"has only {len(fields)} of the 4 fields"
+    else:
+        earlier = columns.timestamps[: columns.filled - 1]
+        shortest = len(str(int(earlier.min()))) if len(earlier) else 0
+        if len(fields[-1]) >= shortest:
+            return next_line
+        columns.filled -= 1
+        reason = (
+            f"has a timestamp of {len(fields[-1])} digits where every other row's has "
+            f"at least {shortest}"
+        )
+    if strict:
+        raise CorruptArchiveError(
+            f"{where} line {line_number:,}, the last, has no final newline and {reason}: "
+            f"{line!r}; the file looks cut short (pass strict=False to drop that line)"
+        )
+    return line_number + 1
+
+
+def _line_of_row(location: ArchiveLocation, name: str, row: int) -> int:
+    """The line number of data row ``row`` (0-based) of a ratings file.
+
+    Only used to word an error, so it reads the file again rather than have
+    the parser record a line number for every row.
+    """
+    _, header = _ratings_format(location.variant)
+    rows_seen = -1
+    with location.open(name) as stream:
+        for number, line in enumerate(stream, 1):
+            if header is not None and number == 1:
+                continue
+            if line.strip():
+                rows_seen += 1
+                if rows_seen == row:
+                    return number
+    raise AssertionError(f"{name} has no data row {row}")  # the rows came from this file
+
+
+def _check_rating_scale(location: ArchiveLocation, name: str, ratings: _Ratings) -> None:
+    """Refuse a rating off the variant's star scale, naming file, line and value."""
+    entry = location.variant
+    lowest, highest, step = entry.rating_scale
+    values = ratings.ratings.astype(np.float64)
+    off_scale = (values < lowest) | (values > highest) | (np.remainder(values, step) != 0)
+    if not off_scale.any():
+        return
+    first = int(np.flatnonzero(off_scale)[0])
+    stars = "whole stars" if step == 1 else "half stars"
+    raise CorruptArchiveError(
+        f"{ratings.where} line {_line_of_row(location, name, first):,} has rating "
+        f"{values[first]:g}, off MovieLens {entry.name}'s scale of {stars} from {lowest:g} to "
+        f"{highest:g} ({int(off_scale.sum()):,} of {len(values):,} rows are off it)"
+    )
 
 
 def _parse_block(
@@ -487,7 +592,7 @@ def _read_split(
     entry = location.variant
     parts = []
     for name in entry.split_files(split):
-        ratings = _read_ratings(location, name)
+        ratings = _read_ratings(location, name, strict)
         try:
             users = user_ids.to_index(ratings.users, name=f"users of {ratings.where}")
             items = item_ids.to_index(ratings.items, name=f"items of {ratings.where}")
@@ -498,6 +603,8 @@ def _read_split(
         shape = (len(user_ids), len(item_ids))
         parts.append(_build(ratings, users, items, shape, user_ids, item_ids))
     train, test = parts
+    # users and items hold the rows of the test file, the second read.
+    _check_disjoint(location, split, train, users, items)
     if strict:
         base, held = entry.split_files(split)
         _check_count(
@@ -508,6 +615,35 @@ def _read_split(
             "ratings",
         )
     return train, test
+
+
+def _check_disjoint(
+    location: ArchiveLocation,
+    split: str,
+    train: Interactions,
+    test_users: np.ndarray,
+    test_items: np.ndarray,
+) -> None:
+    """Refuse a split whose test file rates a (user, item) pair of its train file.
+
+    ``test_users`` and ``test_items`` are the dense indices of the test
+    file's rows, in file order, to name the line.
+    """
+    n_items = max(train.n_items, 1)
+    train_pairs = train.user_index() * n_items + train.indices
+    test_pairs = test_users * n_items + test_items
+    shared = np.isin(test_pairs, train_pairs)
+    if not shared.any():
+        return
+    first = int(np.flatnonzero(shared)[0])
+    base, held = location.variant.split_files(split)
+    raise CorruptArchiveError(
+        f"{location.where(held)} line {_line_of_row(location, held, first):,} rates item "
+        f"{int(train.item_ids.ids[test_items[first]])} by user "
+        f"{int(train.user_ids.ids[test_users[first]])}, a pair {base} rates too "
+        f"({int(shared.sum()):,} of {len(shared):,} test rows repeat a train pair): the train "
+        "and test files of an official split must be disjoint"
+    )
 
 
 # ------------------------------------------------------ movies and users

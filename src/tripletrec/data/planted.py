@@ -9,22 +9,31 @@ numba kernel, :func:`tripletrec.kernels.synthetic.sample_user_items`).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_integer, check_real
 from ..kernels.planted_sampling import build_alias_table, sample_user_items, shuffled_positions
 from .dataset import Dataset, PlantedModel
-from .interactions import Interactions
+from .interactions import MAX_DIMENSION, Interactions
 
-__all__ = ["MAX_DENSITY", "synthetic"]
+__all__ = ["MAX_DENSITY", "MAX_FACTOR_ENTRIES", "MAX_INTERACTIONS", "synthetic"]
 
 #: The largest ``n_interactions / (n_users * n_items)`` :func:`synthetic` accepts.
 #: Each user holds at most ``ceil(n_items * MAX_DENSITY)`` items, so that a
 #: user's next item always has unchosen candidates to come from.
 MAX_DENSITY = 0.5
+
+#: The most entries :func:`synthetic`'s planted factors may hold,
+#: ``(n_users + n_items) * dim`` (8 GiB of float32): sizes beyond it are
+#: refused up front rather than failing in a huge allocation.
+MAX_FACTOR_ENTRIES = 2**31 - 1
+
+#: The most interactions :func:`synthetic` draws (item, timestamp and
+#: pointer arrays take about 16 bytes each: 32 GiB at this bound).
+MAX_INTERACTIONS = 2**31 - 1
 
 # A pick stops proposing after this many proposals per wanted candidate
 # (a small catalogue cannot always offer n_candidates distinct items).
@@ -33,22 +42,6 @@ _PROPOSALS_PER_CANDIDATE = 8
 _CODES_PER_STD = 16.0
 # Rounds of re-drawing the users over their cap before filling deterministically.
 _ACTIVITY_ROUNDS = 64
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value, name: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
-    return float(value)
 
 
 def _user_activity_counts(
@@ -139,12 +132,16 @@ def synthetic(
     Parameters
     ----------
     n_users, n_items : int
-        At least 1.
+        At least 1 and at most :data:`~tripletrec.data.interactions.MAX_DIMENSION`
+        (2**31 - 1).
     n_interactions : int
         Distinct (user, item) pairs, at least 1 and at most
-        ``MAX_DENSITY * n_users * n_items`` (:data:`MAX_DENSITY` is 0.5).
+        ``MAX_DENSITY * n_users * n_items`` (:data:`MAX_DENSITY` is 0.5) and
+        :data:`MAX_INTERACTIONS` (2**31 - 1).
     dim : int
-        Rank of the planted preferences, at least 1.
+        Rank of the planted preferences, at least 1, with
+        ``(n_users + n_items) * dim`` at most :data:`MAX_FACTOR_ENTRIES`
+        (2**31 - 1).
     popularity_exponent : float
         Power-law exponent of the proposal distribution, finite, >= 0.
     seed : int
@@ -178,15 +175,34 @@ def synthetic(
     >>> len(data.interactions), data.truth.user_factors.shape
     (300, (50, 16))
     """
-    n_users = _check_int(n_users, "n_users", 1)
-    n_items = _check_int(n_items, "n_items", 1)
-    n_interactions = _check_int(n_interactions, "n_interactions", 1)
-    dim = _check_int(dim, "dim", 1)
-    popularity_exponent = _check_real(popularity_exponent, "popularity_exponent", 0.0)
-    seed = _check_int(seed, "seed", 0)
-    n_candidates = _check_int(n_candidates, "n_candidates", 1)
-    affinity_scale = _check_real(affinity_scale, "affinity_scale", 0.0)
-    activity_sigma = _check_real(activity_sigma, "activity_sigma", 0.0)
+    n_users = check_integer(n_users, "n_users", low=1)
+    n_items = check_integer(n_items, "n_items", low=1)
+    n_interactions = check_integer(n_interactions, "n_interactions", low=1)
+    dim = check_integer(dim, "dim", low=1)
+    popularity_exponent = check_real(popularity_exponent, "popularity_exponent", low=0.0)
+    seed = check_integer(seed, "seed", low=0)
+    n_candidates = check_integer(n_candidates, "n_candidates", low=1)
+    affinity_scale = check_real(affinity_scale, "affinity_scale", low=0.0)
+    activity_sigma = check_real(activity_sigma, "activity_sigma", low=0.0)
+    # Sizes are bounded before anything is allocated, so an impossible size
+    # is a ValueError naming it, not a MemoryError from deep inside numpy.
+    for size, name in ((n_users, "n_users"), (n_items, "n_items")):
+        if size > MAX_DIMENSION:
+            raise ValueError(
+                f"{name} must be at most {MAX_DIMENSION:,} (2**31 - 1): indices are stored "
+                f"as int32; got {size:,}"
+            )
+    if n_interactions > MAX_INTERACTIONS:
+        raise ValueError(
+            f"n_interactions must be at most {MAX_INTERACTIONS:,} (2**31 - 1; 16 bytes each "
+            f"while sampling), got {n_interactions:,}"
+        )
+    if (n_users + n_items) * dim > MAX_FACTOR_ENTRIES:
+        raise ValueError(
+            f"(n_users + n_items) * dim must be at most {MAX_FACTOR_ENTRIES:,} planted "
+            f"factor entries, got ({n_users:,} + {n_items:,}) * {dim:,} = "
+            f"{(n_users + n_items) * dim:,}"
+        )
     if n_interactions > MAX_DENSITY * n_users * n_items:
         raise ValueError(
             f"n_interactions must be at most {MAX_DENSITY:g} * n_users * n_items = "

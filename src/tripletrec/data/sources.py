@@ -26,14 +26,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import zipfile
 import urllib.error
+import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO
 
 __all__ = [
     "DATA_ENV",
@@ -113,6 +114,10 @@ class Variant:
         README counts 71,567 users, including users with tags but no rating).
     splits : tuple of str
         Official train/test splits (files ``<split>.base`` / ``<split>.test``).
+    rating_scale : (float, float, float)
+        ``(lowest, highest, step)`` of the star ratings, from the variant's
+        README: whole stars 1 to 5 for ml-100k and ml-1m, half stars 0.5 to 5
+        for ml-10m and later. A rating off the scale is refused as corrupt.
     """
 
     name: str
@@ -129,6 +134,7 @@ class Variant:
     n_movies: int
     users_check: str | None
     splits: tuple[str, ...] = ()
+    rating_scale: tuple[float, float, float] = (1.0, 5.0, 1.0)
 
     @property
     def required_files(self) -> tuple[str, ...]:
@@ -150,6 +156,9 @@ class Variant:
 #   file lists md5s for the other archives; GroupLens serves <archive>.md5).
 # Row counts are the README's (ml-1m's movies.dat count, "approximately 3,900"
 # in its README, is the file's 3,883 rows).
+# ml-10m and later rate in half stars (their READMEs: "0.5 stars - 5.0 stars").
+_HALF_STARS = (0.5, 5.0, 0.5)
+
 VARIANTS: dict[str, Variant] = {
     "ml-100k": Variant(
         name="ml-100k",
@@ -196,6 +205,7 @@ VARIANTS: dict[str, Variant] = {
         n_users=71_567,
         n_movies=10_681,
         users_check=None,
+        rating_scale=_HALF_STARS,
     ),
     "ml-20m": Variant(
         name="ml-20m",
@@ -211,6 +221,7 @@ VARIANTS: dict[str, Variant] = {
         n_users=138_493,
         n_movies=27_278,
         users_check="raters",
+        rating_scale=_HALF_STARS,
     ),
     "ml-25m": Variant(
         name="ml-25m",
@@ -226,6 +237,7 @@ VARIANTS: dict[str, Variant] = {
         n_users=162_541,
         n_movies=62_423,
         users_check="raters",
+        rating_scale=_HALF_STARS,
     ),
     "ml-latest-small": Variant(
         name="ml-latest-small",
@@ -241,6 +253,7 @@ VARIANTS: dict[str, Variant] = {
         n_users=610,
         n_movies=9_742,
         users_check="raters",
+        rating_scale=_HALF_STARS,
     ),
 }
 
