@@ -368,12 +368,26 @@ def _column(rows: list[list[str]], position: int, path: Path, name: str, key: st
         except ValueError:
             raise UserError(f"--weight-col {name!r} of {path.name} holds values that are not numbers") from None
     try:
-        return np.array([int(text) for text in texts], dtype=np.int64)
+        integers = [int(text) for text in texts]
     except ValueError:
-        pass
+        integers = None
+    if integers is not None:
+        if key == "time_col":
+            return np.array(integers, dtype=np.int64) if _fits(integers, np.int64) else _parse_times(np.array(texts), path, name)
+        # Hashed ids past int64 stay exact as uint64, as Interactions keeps them;
+        # ids no 64-bit type holds are kept as their text.
+        for dtype in (np.int64, np.uint64):
+            if _fits(integers, dtype):
+                return np.array(integers, dtype=dtype)
+        return np.array(texts, dtype=str)
     if key == "time_col":
         return _parse_times(np.array(texts), path, name)
     return np.array(texts, dtype=str)
+
+
+def _fits(integers: list[int], dtype: type) -> bool:
+    limits = np.iinfo(dtype)
+    return not integers or (min(integers) >= limits.min and max(integers) <= limits.max)
 
 
 def _parse_times(values: np.ndarray, path: Path, name: str) -> np.ndarray:

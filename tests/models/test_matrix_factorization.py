@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from tripletrec import Interactions
 from tripletrec.metrics import evaluate
 from tripletrec.models import MatrixFactorization, NotFittedError, clone
+from tripletrec.models import load as tripletrec_load
 from tripletrec.testing import ModelSuite
 
 SMALL = dict(dim=8, epochs=3, threads=1, seed=0)
@@ -523,3 +524,18 @@ def test_an_impossible_epoch_count_is_refused(data):
     model = MatrixFactorization(**SMALL).fit(data, progress=False)
     with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000"):
         model.fit_partial(data, epochs=10**12, progress=False)
+
+
+def test_hashed_uint64_ids_are_kept_exactly_and_padding_works(tmp_path):
+    from tripletrec.models.ids import PAD_UINT_ID
+
+    users = np.array([2**64 - 1, 5, 2**63 + 7, 5, 2**64 - 1], dtype=np.uint64)
+    items = np.array([2**63, 1, 2, 2**63, 1], dtype=np.uint64)
+    train = Interactions.from_arrays(users, items)
+    model = MatrixFactorization(dim=4, epochs=3, threads=1, seed=0).fit(train, progress=False)
+    ids, scores = model.recommend(np.uint64(2**64 - 1), k=3, exclude=train)
+    assert ids.dtype == np.uint64 and ids[0] == 2
+    assert ids[1:].tolist() == [PAD_UINT_ID] * 2 and np.isneginf(scores[1:]).all()
+    loaded = tripletrec_load(model.save(tmp_path / "hashed.npz"))
+    assert loaded.user_ids_.ids.tolist() == [5, 2**63 + 7, 2**64 - 1]
+    np.testing.assert_array_equal(loaded.score(2**64 - 1), model.score(2**64 - 1))

@@ -9,7 +9,8 @@ users for similar users). When fewer than ``k`` items are then left for a
 row (exclusions, a small candidate set, the query itself left out of its
 similar items), the row ends with padded
 slots: their score is ``-inf`` and their id is :data:`PAD_INT_ID` (-1) for
-integer ids or :data:`PAD_STR_ID` (``""``) for string ids. Test
+integer ids, :data:`PAD_UINT_ID` (2**64 - 1) for uint64 ids or
+:data:`PAD_STR_ID` (``""``) for string ids. Test
 ``np.isneginf(scores)`` to find them whatever the id type.
 """
 
@@ -26,6 +27,7 @@ from ..data.interactions import IdMap, Interactions
 __all__ = [
     "PAD_INT_ID",
     "PAD_STR_ID",
+    "PAD_UINT_ID",
     "as_id_array",
     "check_indices",
     "exclusion_rows",
@@ -41,10 +43,17 @@ PAD_INT_ID = -1
 #: Id of a padded slot when the model's ids are strings.
 PAD_STR_ID = ""
 
+#: Id of a padded slot when the model's ids are uint64 (hashed ids past
+#: int64's range, where -1 does not exist). It can also be a real id: find
+#: padded slots by their ``-inf`` score.
+PAD_UINT_ID = np.iinfo(np.uint64).max
+
 
 def pad_id(ids: np.ndarray) -> Any:
     """The id of a padded slot for an id array of this dtype."""
-    return PAD_STR_ID if ids.dtype.kind in "US" else PAD_INT_ID
+    if ids.dtype.kind in "US":
+        return PAD_STR_ID
+    return PAD_UINT_ID if ids.dtype.kind == "u" else PAD_INT_ID
 
 
 def to_external(id_map: IdMap, indices: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .._parallel import parallel_section
 from .._validation import check_integer
 from ..kernels.topk import select_top_k
 
@@ -162,13 +163,9 @@ def check_threads(threads: Any) -> int:
 
 
 def _select_block(threads: int, *arguments: Any) -> None:
-    # numba's thread count is per calling thread: set it where the kernel runs.
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
+    # numba's thread count is per calling thread: set where the kernel runs.
+    with parallel_section(threads):
         select_top_k(*arguments)
-    finally:
-        numba.set_num_threads(previous)
 
 
 def _score_and_select(
