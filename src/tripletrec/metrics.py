@@ -396,18 +396,12 @@ def evaluate(
                 scores,
                 rows,
                 block_users,
-                positive_indptr,
-                positive_indices,
-                excluded_indptr,
-                excluded_indices,
+                ranking.Csr(positive_indptr, positive_indices),
+                ranking.Csr(excluded_indptr, excluded_indices),
                 k,
                 discounts,
                 with_coverage,
-                metric_values[start : start + n_block],
-                nan_counts,
-                top_items,
-                cuts,
-                block_log_miss,
+                ranking.RankOutputs(metric_values[start : start + n_block], nan_counts, top_items, cuts, block_log_miss),
             )
         if nan_counts.any():
             first = int(np.flatnonzero(nan_counts)[0])
