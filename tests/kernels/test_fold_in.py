@@ -84,10 +84,10 @@ def step_inputs(seed, dim=6):
 def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, seed):
     (user, positive, negative), (positive_bias, negative_bias), first, second = step_inputs(seed)
     arguments = (np.float32(1.7), rank_weight, LOSS_CODES["hinge" if loss == "warp" else loss], 1.0,
-                 OPTIMIZER_CODES[optimizer], np.float32(0.1), np.float32(0.03))
+                 fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.1), np.float32(0.03)))
     kernel_state = [user.copy(), first.copy(), second.copy()]
-    value, steps = fold_in.pair_step(*kernel_state, np.int64(4), positive, positive_bias, negative, negative_bias,
-                                     *arguments)
+    value, steps = fold_in.pair_step(fold_in.UserState(*kernel_state), np.int64(4), positive, positive_bias,
+                                     negative, negative_bias, *arguments)
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
     expected_value, expected_steps = reference_pair_step(
         *reference_state, 4, positive, float(positive_bias), negative, float(negative_bias), 1.7, rank_weight,
@@ -106,9 +106,9 @@ def test_pair_step_without_gradient_changes_nothing():
     negative = np.zeros(2, dtype=np.float32)
     first, second = np.zeros(2, dtype=np.float32), np.ones(2, dtype=np.float32)
     # hinge with d = 3 > margin 1: zero loss, zero gradient, no L2 either.
-    value, steps = fold_in.pair_step(user, first, second, np.int64(0), positive, np.float32(0), negative,
-                                     np.float32(0), np.float32(1), 1.0, LOSS_CODES["hinge"], 1.0,
-                                     OPTIMIZER_CODES["adam"], np.float32(0.1), np.float32(0.5))
+    value, steps = fold_in.pair_step(fold_in.UserState(user, first, second), np.int64(0), positive, np.float32(0),
+                                     negative, np.float32(0), np.float32(1), 1.0, LOSS_CODES["hinge"], 1.0,
+                                     fold_in.StepRule(OPTIMIZER_CODES["adam"], np.float32(0.1), np.float32(0.5)))
     assert value == 0.0 and steps == 0
     assert user.tolist() == [1.0, 0.0] and second.tolist() == [1.0, 1.0]
 
@@ -118,8 +118,9 @@ def test_pair_step_without_gradient_changes_nothing():
 def test_point_step_matches_the_numpy_reference(optimizer, label):
     (user, item, _), (item_bias, _), first, second = step_inputs(7)
     kernel_state = [user.copy(), first.copy(), second.copy()]
-    value, steps = fold_in.point_step(*kernel_state, np.int64(0), item, item_bias, label, np.float32(0.8),
-                                      OPTIMIZER_CODES[optimizer], np.float32(0.2), np.float32(0.01))
+    value, steps = fold_in.point_step(fold_in.UserState(*kernel_state), np.int64(0), item, item_bias, label,
+                                      np.float32(0.8),
+                                      fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.2), np.float32(0.01)))
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
     expected_value, expected_steps = reference_point_step(*reference_state, 0, item, float(item_bias), label, 0.8,
                                                           optimizer, 0.2, 0.01)
@@ -240,13 +241,18 @@ def run_kernel(indptr, indices, weights, item_factors, item_biases, *, seed, los
     epoch_losses = np.zeros((n_new, epochs))
     with np.errstate(over="ignore"):
         fold_in.fold_in_users(
-            indptr, indices, weights, item_factors, item_biases, user_factors,
-            np.zeros((n_new, dim), dtype=np.float32), np.zeros((n_new, dim), dtype=np.float32),
-            np.zeros((n_new, dim)), np.empty(len(indices), dtype=np.int64),
-            np.zeros((n_new, kos_n), dtype=np.float32), np.zeros((n_new, kos_n), dtype=np.int64), epoch_losses,
-            np.uint64(seed), LOSS_CODES[loss], SAMPLER_CODES[sampler], OPTIMIZER_CODES[optimizer], n_negatives,
-            max_sampled, UNSEEN_MAX_DRAWS, kos_k, kos_n, epochs, np.float32(learning_rate), np.float32(l2),
-            np.float64(margin), use_weights,
+            fold_in.NewUsers(indptr, indices, weights), fold_in.FrozenItems(item_factors, item_biases), user_factors,
+            fold_in.FoldInScratch(
+                np.zeros((n_new, dim), dtype=np.float32), np.zeros((n_new, dim), dtype=np.float32),
+                np.zeros((n_new, dim)), np.empty(len(indices), dtype=np.int64),
+                np.zeros((n_new, kos_n), dtype=np.float32), np.zeros((n_new, kos_n), dtype=np.int64),
+            ),
+            epoch_losses,
+            fold_in.FoldInSettings(
+                np.uint64(seed), LOSS_CODES[loss], SAMPLER_CODES[sampler], OPTIMIZER_CODES[optimizer], n_negatives,
+                max_sampled, UNSEEN_MAX_DRAWS, kos_k, kos_n, epochs, np.float32(learning_rate), np.float32(l2),
+                np.float64(margin), use_weights,
+            ),
         )
     return user_factors, epoch_losses
 

@@ -140,8 +140,9 @@ def run_block(scores, positives_per_user, excluded_per_user, k, rows=None):
     cuts = np.empty(n_users)
     log_miss = np.empty(n_users)
     ranking.rank_block(
-        scores, rows, users, positive_indptr, positive_indices, excluded_indptr,
-        excluded_indices, k, ranking.discount_prefix(k), True, metrics, nan, top, cuts, log_miss,
+        scores, rows, users, ranking.Csr(positive_indptr, positive_indices),
+        ranking.Csr(excluded_indptr, excluded_indices), k, ranking.discount_prefix(k), True,
+        ranking.RankOutputs(metrics, nan, top, cuts, log_miss),
     )
     return metrics, nan, top, cuts, log_miss, (excluded_indptr, excluded_indices)
 

@@ -202,19 +202,25 @@ def run_kernel(
     chunk_weights = np.zeros(n_chunks)
     with np.errstate(over="ignore"):
         training.train_epoch(
-            active, chunk_starts, chunk_offsets, indptr, indices, weights,
-            np.repeat(np.arange(n_users, dtype=np.int32), counts),
-            user_factors, item_factors, item_biases,
-            state["user_moment1"], state["user_moment2"], state["item_moment1"], state["item_moment2"],
-            state["bias_moment1"], state["bias_moment2"], state["user_steps"], state["item_steps"],
-            np.full(n_chunks, seed, dtype=np.uint64), threshold, alias, positions,
-            np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.float32),
-            np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.int64),
-            np.zeros((n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING), np.int64),
-            losses.loss_code(loss), sampling.sampler_code(sampler), training.OPTIMIZER_CODES[optimizer],
-            n_negatives, max_sampled, sampling.UNSEEN_MAX_DRAWS, kos_k, kos_n,
-            np.float32(learning_rate), np.float32(l2), np.float32(bias_l2), np.float64(margin),
-            use_biases, use_weights, random_order, chunk_losses, chunk_weights,
+            training.EpochPlan(active, chunk_starts, chunk_offsets, np.full(n_chunks, seed, dtype=np.uint64),
+                               chunk_losses, chunk_weights),
+            training.TrainingData(indptr, indices, weights, np.repeat(np.arange(n_users, dtype=np.int32), counts),
+                                  threshold, alias),
+            training.Model(user_factors, item_factors, item_biases),
+            training.OptimizerState(**state),
+            training.Scratch(
+                positions,
+                np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.float32),
+                np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.int64),
+                np.zeros((n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
+                         np.int64),
+            ),
+            training.Settings(
+                losses.loss_code(loss), sampling.sampler_code(sampler), training.OPTIMIZER_CODES[optimizer],
+                n_negatives, max_sampled, sampling.UNSEEN_MAX_DRAWS, kos_k, kos_n,
+                np.float32(learning_rate), np.float32(l2), np.float32(bias_l2), np.float64(margin),
+                use_biases, use_weights, random_order,
+            ),
         )
     return positions, chunk_losses, chunk_weights
 

@@ -3,7 +3,7 @@
 :func:`synthetic` needs no download: it draws a dataset from a known
 generative model, returns that model as the dataset's ``truth``, and scales to
 tens of millions of interactions in seconds (the sampling loop is a parallel
-numba kernel, :func:`tripletrec.kernels.synthetic.sample_user_items`).
+numba kernel, :func:`tripletrec.kernels.planted_sampling.sample_user_items`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_integer, check_real
+from .._parallel import parallel_section
 from ..kernels.planted_sampling import build_alias_table, sample_user_items, shuffled_positions
 from .dataset import Dataset, PlantedModel
 from .interactions import MAX_DIMENSION, Interactions
@@ -126,7 +127,7 @@ def synthetic(
     does. Larger ``affinity_scale`` or ``n_candidates`` make tastes sharper.
 
     The sampler is a parallel numba kernel with one random stream per user
-    (:func:`tripletrec.kernels.synthetic.sample_user_items`): the output
+    (:func:`tripletrec.kernels.planted_sampling.sample_user_items`): the output
     depends on ``seed`` only, not on the number of threads.
 
     Parameters
@@ -237,7 +238,7 @@ def synthetic(
     kernel_seed, clock_seed = rng.integers(0, 2**64, size=2, dtype=np.uint64)
     # Dynamic scheduling: users differ in activity, and results do not depend
     # on which thread runs which users.
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"), parallel_section(numba.get_num_threads()):
         # SplitMix64 relies on wrap-around; errstate matters only without the JIT.
         with numba.parallel_chunksize(1):
             items = sample_user_items(

@@ -43,6 +43,7 @@ References
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -63,7 +64,18 @@ from .training import (
     random_below,
 )
 
-__all__ = ["fold_in_users", "pair_step", "point_step", "user_random_state"]
+__all__ = [
+    "FoldInScratch",
+    "FoldInSettings",
+    "FrozenItems",
+    "NewUsers",
+    "StepRule",
+    "UserState",
+    "fold_in_users",
+    "pair_step",
+    "point_step",
+    "user_random_state",
+]
 
 SGD = OPTIMIZER_CODES["sgd"]
 ADAGRAD = OPTIMIZER_CODES["adagrad"]
@@ -80,6 +92,101 @@ _MIX_MULTIPLIER_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_MULTIPLIER_2 = np.uint64(0x94D049BB133111EB)
 _ZERO32 = np.float32(0.0)
 _ONE32 = np.float32(1.0)
+
+
+# ------------------------------------------------------------ bundle types
+# The kernels take their arrays and settings in these few named tuples, which
+# numba passes (unpacked, at no cost) into the inner jitted functions.
+NewUsers = namedtuple("NewUsers", ["indptr", "indices", "weights"])
+NewUsers.__doc__ = """The new users' interactions, CSR; read only.
+
+Fields
+------
+indptr : ndarray, shape (n_new + 1,), int64
+indices : ndarray, shape (nnz,), int32
+    The new users' items (dense item indices), ascending within a user.
+weights : ndarray, shape (nnz,), float32
+    Sample weight of each pair (ignored unless ``FoldInSettings.use_weights``);
+    a weight-0 pair takes no step.
+"""
+
+FrozenItems = namedtuple("FrozenItems", ["item_factors", "item_biases"])
+FrozenItems.__doc__ = """The trained item parameters; read only.
+
+Fields
+------
+item_factors : ndarray, shape (n_items, dim), float32
+item_biases : ndarray, shape (n_items,), float32
+"""
+
+FoldInScratch = namedtuple(
+    "FoldInScratch", ["first_moments", "second_moments", "vector_sums", "order", "kos_scores", "kos_positions"]
+)
+FoldInScratch.__doc__ = """Work arrays of :func:`fold_in_users`, one row per new user.
+
+Fields
+------
+first_moments, second_moments : ndarray, shape (n_new, dim), float32
+    The optimizer state (zeros; Adagrad's start is set by the kernel).
+vector_sums : ndarray, shape (n_new, dim), float64
+    Zeros: sums of the vectors averaged.
+order : ndarray, shape (nnz,), int64
+    Each user's visiting order.
+kos_scores : ndarray, shape (n_new, >= kos_n), float32
+kos_positions : ndarray, shape (n_new, >= kos_n), int64
+    Scratch of ``warp-kos`` (may have zero columns for other losses).
+"""
+
+FoldInSettings = namedtuple(
+    "FoldInSettings",
+    ["seed", "loss", "sampler", "optimizer", "n_negatives", "max_sampled", "unseen_max_draws", "kos_k", "kos_n",
+     "epochs", "learning_rate", "l2", "margin", "use_weights"],
+)
+FoldInSettings.__doc__ = """The scalar settings of a fold-in.
+
+Fields
+------
+seed : uint64
+    With the user's row, seeds the user's generator (:func:`user_random_state`).
+loss, sampler, optimizer : int
+    Codes of :data:`tripletrec.losses.LOSS_CODES`,
+    :data:`tripletrec.sampling.SAMPLER_CODES` (``uniform`` or ``unseen``) and
+    :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
+n_negatives : int
+    Negatives per positive for ``bpr``, ``sigmoid``, ``hinge`` and ``logistic``.
+max_sampled : int
+    Most negatives ``warp`` and ``warp-kos`` draw per positive.
+unseen_max_draws : int
+    Draws of the ``unseen`` sampler before it accepts a positive.
+kos_k, kos_n : int
+    ``warp-kos`` trains on the ``kos_k``-th best of ``kos_n`` drawn positives.
+epochs : int
+    Passes over each user's items.
+learning_rate, l2 : float32
+margin : float64
+use_weights : bool
+"""
+
+UserState = namedtuple("UserState", ["vector", "first_moment", "second_moment"])
+UserState.__doc__ = """One user's row and optimizer state, updated in place by a step.
+
+Fields
+------
+vector : ndarray, shape (dim,), float32
+first_moment, second_moment : ndarray, shape (dim,), float32
+    Adagrad's sums live in ``second_moment`` (row-wise Adagrad's one sum in
+    ``second_moment[0]``); Adam uses both; SGD neither.
+"""
+
+StepRule = namedtuple("StepRule", ["optimizer", "learning_rate", "l2"])
+StepRule.__doc__ = """How a step moves the user row.
+
+Fields
+------
+optimizer : int
+    Code of :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
+learning_rate, l2 : float32
+"""
 
 
 @numba.njit(**_OPTIONS)
@@ -110,15 +217,15 @@ def user_random_state(seed, position):
 
 
 @numba.njit(inline="always", **_OPTIONS)
-def _update_user(
-    user_vector, first_moment, second_moment, adam_steps, direction_left, direction_right,
-    gradient, optimizer, learning_rate, l2,
-):
-    """``user_vector -= step(gradient * (left - right) + l2 * user_vector)``.
+def _update_user(user, adam_steps, direction_left, direction_right, gradient, rule):
+    """``user.vector -= step(gradient * (left - right) + l2 * user.vector)``.
 
+    ``user`` is a :class:`UserState`, ``rule`` a :class:`StepRule`.
     ``direction_right`` may be empty (zero length): the direction is then
     ``direction_left`` alone (pointwise losses). Returns Adam's new step count.
     """
+    user_vector, first_moment, second_moment = user
+    optimizer, learning_rate, l2 = rule
     dim = user_vector.shape[0]
     pairwise = direction_right.shape[0] > 0
     if optimizer == ROWWISE_ADAGRAD:
@@ -166,11 +273,10 @@ def _update_user(
 
 @numba.njit(**_OPTIONS)
 def pair_step(
-    user_vector, first_moment, second_moment, adam_steps,
-    positive_vector, positive_bias, negative_vector, negative_bias,
-    weight, rank_weight, loss, margin, optimizer, learning_rate, l2,
+    user, adam_steps, positive_vector, positive_bias, negative_vector, negative_bias,
+    weight, rank_weight, loss, margin, rule,
 ):
-    """One fold-in step on a (positive, negative) pair; only ``user_vector`` moves.
+    """One fold-in step on a (positive, negative) pair; only the user's row moves.
 
     With ``d = user . (positive - negative) + positive_bias - negative_bias``
     and ``(value, g)`` the pairwise loss and its derivative at ``d``
@@ -182,12 +288,8 @@ def pair_step(
 
     Parameters
     ----------
-    user_vector : ndarray, shape (dim,), float32
-        Updated in place.
-    first_moment, second_moment : ndarray, shape (dim,), float32
-        Optimizer state, updated in place: Adagrad's sums live in
-        ``second_moment`` (row-wise Adagrad's one sum in
-        ``second_moment[0]``); Adam uses both; SGD neither.
+    user : UserState
+        The user's vector and optimizer state, updated in place.
     adam_steps : int64
         Adam's step count before this step.
     positive_vector, negative_vector : ndarray, shape (dim,), float32
@@ -196,11 +298,11 @@ def pair_step(
         Sample weight of the positive.
     rank_weight : float64
         WARP's ``log(floor((n_items - 1) / draws))``; 1 for the other losses.
-    loss, optimizer : int
-        Codes of :data:`tripletrec.losses.LOSS_CODES` and
-        :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
+    loss : int
+        Code of :data:`tripletrec.losses.LOSS_CODES`.
     margin : float64
-    learning_rate, l2 : float32
+    rule : StepRule
+        The optimizer, learning rate and L2.
 
     Returns
     -------
@@ -209,23 +311,20 @@ def pair_step(
     adam_steps : int64
         The step count after the step.
     """
+    user_vector = user.vector
     difference = dot(user_vector, positive_vector) - dot(user_vector, negative_vector)
     difference += positive_bias - negative_bias
     value, gradient = pair_loss_and_gradient(loss, np.float64(difference), margin)
     scale = np.float64(weight) * rank_weight
     if gradient != 0.0:
         adam_steps = _update_user(
-            user_vector, first_moment, second_moment, adam_steps, positive_vector, negative_vector,
-            np.float32(scale * gradient), optimizer, learning_rate, l2,
+            user, adam_steps, positive_vector, negative_vector, np.float32(scale * gradient), rule
         )
     return scale * value, adam_steps
 
 
 @numba.njit(**_OPTIONS)
-def point_step(
-    user_vector, first_moment, second_moment, adam_steps,
-    item_vector, item_bias, label, weight, optimizer, learning_rate, l2,
-):
+def point_step(user, adam_steps, item_vector, item_bias, label, weight, rule):
     """One fold-in step of the logistic loss on one (user, item) score.
 
     With ``s = user . item + item_bias`` and ``g`` the derivative of
@@ -239,12 +338,9 @@ def point_step(
         ``weight * -log sigmoid(label * s)``.
     adam_steps : int64
     """
-    score = dot(user_vector, item_vector) + item_bias
+    score = dot(user.vector, item_vector) + item_bias
     value, gradient = point_loss_and_gradient(np.float64(score), label)
-    adam_steps = _update_user(
-        user_vector, first_moment, second_moment, adam_steps, item_vector, item_vector[:0],
-        np.float32(weight * gradient), optimizer, learning_rate, l2,
-    )
+    adam_steps = _update_user(user, adam_steps, item_vector, item_vector[:0], np.float32(weight * gradient), rule)
     return weight * value, adam_steps
 
 
@@ -260,12 +356,13 @@ def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_m
 
 
 @numba.njit(**_OPTIONS)
-def _fold_in_user(
-    user, indptr, indices, weights, item_factors, item_biases, user_factors,
-    first_moments, second_moments, vector_sums, order, kos_scores, kos_positions, epoch_losses,
-    seed, loss, sampler, optimizer, n_negatives, max_sampled, unseen_max_draws,
-    kos_k, kos_n, epochs, learning_rate, l2, margin, use_weights,
-):
+def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings):
+    """Fold in the user at row ``user``; the bundles are those of :func:`fold_in_users`."""
+    indptr, indices, weights = new_users
+    item_factors, item_biases = items
+    first_moments, second_moments, vector_sums, order, kos_scores, kos_positions = scratch
+    (seed, loss, sampler, optimizer, n_negatives, max_sampled, unseen_max_draws,
+     kos_k, kos_n, epochs, learning_rate, l2, margin, use_weights) = settings
     start = indptr[user]
     stop = indptr[user + 1]
     count = stop - start
@@ -278,6 +375,8 @@ def _fold_in_user(
     second_moment = second_moments[user]
     if optimizer == ADAGRAD or optimizer == ROWWISE_ADAGRAD:
         second_moment[:] = np.float32(ADAGRAD_INITIAL_ACCUMULATOR)
+    user_state = UserState(user_vector, first_moment, second_moment)
+    rule = StepRule(optimizer, learning_rate, l2)
     adam_steps = np.int64(0)
     state = user_random_state(np.uint64(seed), np.int64(user))
     visit = order[start:stop]
@@ -326,18 +425,17 @@ def _fold_in_user(
                     if np.float64(positive_score) - np.float64(negative_score) < margin:
                         rank_weight = math.log(np.float64(max((n_items - 1) // draws, 1)))
                         value, adam_steps = pair_step(
-                            user_vector, first_moment, second_moment, adam_steps,
+                            user_state, adam_steps,
                             item_factors[positive], item_biases[positive],
                             item_factors[negative], item_biases[negative],
-                            weight, rank_weight, HINGE, margin, optimizer, learning_rate, l2,
+                            weight, rank_weight, HINGE, margin, rule,
                         )
                         total_loss += value
                         break
             elif loss == LOGISTIC:
                 value, adam_steps = point_step(
-                    user_vector, first_moment, second_moment, adam_steps,
-                    item_factors[positive], item_biases[positive], 1.0, weight,
-                    optimizer, learning_rate, l2,
+                    user_state, adam_steps,
+                    item_factors[positive], item_biases[positive], 1.0, weight, rule,
                 )
                 total_loss += value
                 total_weight += weight
@@ -346,9 +444,8 @@ def _fold_in_user(
                         state, n_items_bound, sampler, indices, start, stop, unseen_max_draws
                     )
                     value, adam_steps = point_step(
-                        user_vector, first_moment, second_moment, adam_steps,
-                        item_factors[negative], item_biases[negative], -1.0, weight,
-                        optimizer, learning_rate, l2,
+                        user_state, adam_steps,
+                        item_factors[negative], item_biases[negative], -1.0, weight, rule,
                     )
                     total_loss += value
                     total_weight += weight
@@ -358,10 +455,10 @@ def _fold_in_user(
                         state, n_items_bound, sampler, indices, start, stop, unseen_max_draws
                     )
                     value, adam_steps = pair_step(
-                        user_vector, first_moment, second_moment, adam_steps,
+                        user_state, adam_steps,
                         item_factors[positive], item_biases[positive],
                         item_factors[negative], item_biases[negative],
-                        weight, 1.0, loss, margin, optimizer, learning_rate, l2,
+                        weight, 1.0, loss, margin, rule,
                     )
                     total_loss += value
                     total_weight += weight
@@ -374,91 +471,27 @@ def _fold_in_user(
 
 
 @numba.njit(parallel=True, **_OPTIONS)
-def fold_in_users(
-    indptr,
-    indices,
-    weights,
-    item_factors,
-    item_biases,
-    user_factors,
-    first_moments,
-    second_moments,
-    vector_sums,
-    order,
-    kos_scores,
-    kos_positions,
-    epoch_losses,
-    seed,
-    loss,
-    sampler,
-    optimizer,
-    n_negatives,
-    max_sampled,
-    unseen_max_draws,
-    kos_k,
-    kos_n,
-    epochs,
-    learning_rate,
-    l2,
-    margin,
-    use_weights,
-):
+def fold_in_users(new_users, items, user_factors, scratch, epoch_losses, settings):
     """Fold in every user of a CSR batch, in parallel over users, in place.
 
     Parameters
     ----------
-    indptr : ndarray, shape (n_new + 1,), int64
-    indices : ndarray, shape (nnz,), int32
-        The new users' items (dense item indices), ascending within a user.
-    weights : ndarray, shape (nnz,), float32
-        Sample weight of each pair (ignored unless ``use_weights``); a
-        weight-0 pair takes no step.
-    item_factors : ndarray, shape (n_items, dim), float32
-    item_biases : ndarray, shape (n_items,), float32
+    new_users : NewUsers
+        The new users' items and weights.
+    items : FrozenItems
         The trained item parameters; read only.
     user_factors : ndarray, shape (n_new, dim), float32
         The starting vectors; overwritten with the folded-in ones (the
         average of the vectors at the end of epochs ``epochs // 2 + 1`` to
         ``epochs``). A user without items keeps its start.
-    first_moments, second_moments : ndarray, shape (n_new, dim), float32
-        Scratch for the optimizer state (zeros; Adagrad's start is set here).
-    vector_sums : ndarray, shape (n_new, dim), float64
-        Scratch (zeros): sums of the vectors averaged.
-    order : ndarray, shape (nnz,), int64
-        Scratch: each user's visiting order.
-    kos_scores : ndarray, shape (n_new, >= kos_n), float32
-    kos_positions : ndarray, shape (n_new, >= kos_n), int64
-        Scratch of ``warp-kos`` (may have zero columns for other losses).
+    scratch : FoldInScratch
+        Work arrays.
     epoch_losses : ndarray, shape (n_new, epochs), float64
         Output: each user's mean weighted loss per epoch (0 for users
         without items).
-    seed : uint64
-        With the user's row, seeds the user's generator
-        (:func:`user_random_state`).
-    loss, sampler, optimizer : int
-        Codes of :data:`tripletrec.losses.LOSS_CODES`,
-        :data:`tripletrec.sampling.SAMPLER_CODES` (``uniform`` or ``unseen``)
-        and :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
-    n_negatives : int
-        Negatives per positive for ``bpr``, ``sigmoid``, ``hinge`` and
-        ``logistic``.
-    max_sampled : int
-        Most negatives ``warp`` and ``warp-kos`` draw per positive.
-    unseen_max_draws : int
-        Draws of the ``unseen`` sampler before it accepts a positive.
-    kos_k, kos_n : int
-        ``warp-kos`` trains on the ``kos_k``-th best of ``kos_n`` drawn positives.
-    epochs : int
-        Passes over each user's items.
-    learning_rate, l2 : float32
-    margin : float64
-    use_weights : bool
+    settings : FoldInSettings
+        Loss, sampler, optimizer, epochs and the rest.
     """
-    n_new = indptr.shape[0] - 1
+    n_new = new_users.indptr.shape[0] - 1
     for user in numba.prange(n_new):
-        _fold_in_user(
-            user, indptr, indices, weights, item_factors, item_biases, user_factors,
-            first_moments, second_moments, vector_sums, order, kos_scores, kos_positions, epoch_losses,
-            seed, loss, sampler, optimizer, n_negatives, max_sampled, unseen_max_draws,
-            kos_k, kos_n, epochs, learning_rate, l2, margin, use_weights,
-        )
+        _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings)

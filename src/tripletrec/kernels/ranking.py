@@ -14,6 +14,7 @@ tied items (see :mod:`tripletrec.metrics` for each metric's formula).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from contextlib import contextmanager
 
 import numba
@@ -23,6 +24,8 @@ from numba import prange
 __all__ = [
     "AUC",
     "AVERAGE_PRECISION",
+    "Csr",
+    "RankOutputs",
     "HIT",
     "N_RANK_METRICS",
     "NDCG",
@@ -50,6 +53,36 @@ AVERAGE_PRECISION = 4
 HIT = 5
 RECIPROCAL_RANK = 6
 N_RANK_METRICS = 7
+
+Csr = namedtuple("Csr", ["indptr", "indices"])
+Csr.__doc__ = """Per-user item lists in compressed sparse row form; read only.
+
+Fields
+------
+indptr : ndarray, shape (n_users + 1,), int64
+indices : ndarray, shape (n_pairs,), int32
+    User ``u``'s items are ``indices[indptr[u]:indptr[u + 1]]``, ascending.
+"""
+
+RankOutputs = namedtuple("RankOutputs", ["metrics", "nan_counts", "top_items", "cuts", "log_miss"])
+RankOutputs.__doc__ = """Where :func:`rank_block` writes, one row per block user.
+
+Fields
+------
+metrics : ndarray, shape (n_block, N_RANK_METRICS), float64
+nan_counts : ndarray, shape (n_block,), int64
+    NaN scores in each user's row; when non-zero the user's metrics are
+    meaningless.
+top_items : ndarray, shape (n_block, k), int32
+    The candidates certainly in the user's top k (any order), -1 padded.
+    May have zero columns when the top k is not asked for.
+cuts : ndarray, shape (n_block,), float64
+    The cut score when the tie group at the cut does not fit in the top k
+    (some of its candidates are in, some out); NaN otherwise.
+log_miss : ndarray, shape (n_block,), float64
+    For such a cut, ``log(1 - slots / group size)``: the log-probability
+    that a given candidate of the tie group misses the top k.
+"""
 
 # Up to this many positives a user's counts come from one vectorised sweep of
 # the row per positive (cheap compares, SIMD); above it, from one sweep with
@@ -422,23 +455,7 @@ def top_k_cut(row, excluded, k, buffer):
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def rank_block(
-    scores,
-    rows,
-    users,
-    positive_indptr,
-    positive_indices,
-    excluded_indptr,
-    excluded_indices,
-    k,
-    discounts,
-    with_top_k,
-    metrics_out,
-    nan_out,
-    top_items_out,
-    cut_out,
-    log_miss_out,
-):
+def rank_block(scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out):
     """Rank metrics (and optionally the top-k items) of a block of users.
 
     Parameters
@@ -449,29 +466,28 @@ def rank_block(
     users : ndarray, shape (n_block,), int64
         Each block user's index into the CSR arrays; every one has at least
         one positive.
-    positive_indptr : ndarray, shape (n_users + 1,), int64
-    positive_indices : ndarray, shape (n_positive_pairs,), int32
-        CSR of the test positives, none of them excluded.
-    excluded_indptr : ndarray, shape (n_users + 1,), int64
-    excluded_indices : ndarray, shape (n_excluded_pairs,), int32
-        CSR of the items removed from each user's candidates (ascending).
+    positives_csr : Csr
+        The test positives, none of them excluded.
+    excluded_csr : Csr
+        The items removed from each user's candidates.
     k : int
     discounts : ndarray, shape (k + 1,), float64
     with_top_k : bool
-        Whether to fill the three top-k outputs.
-    metrics_out : ndarray, shape (n_block, N_RANK_METRICS), float64
-    nan_out : ndarray, shape (n_block,), int64
-        NaN scores in each user's row; when non-zero the user's metrics are
-        meaningless.
-    top_items_out : ndarray, shape (n_block, k), int32
-        The candidates certainly in the user's top k (any order), -1 padded.
-    cut_out : ndarray, shape (n_block,), float64
-        The cut score when the tie group at the cut does not fit in the top
-        k (some of its candidates are in, some out); NaN otherwise.
-    log_miss_out : ndarray, shape (n_block,), float64
-        For such a cut, ``log(1 - slots / group size)``: the log-probability
-        that a given candidate of the tie group misses the top k.
+        Whether to fill the three top-k outputs of ``out``.
+    out : RankOutputs
+        Written in place.
     """
+    # Fields are read one by one, never unpacked: numba 0.68 drops the prange
+    # body's writes to arrays unpacked from a tuple (`a, b = bundle`).
+    positive_indptr = positives_csr.indptr
+    positive_indices = positives_csr.indices
+    excluded_indptr = excluded_csr.indptr
+    excluded_indices = excluded_csr.indices
+    metrics_out = out.metrics
+    nan_out = out.nan_counts
+    top_items_out = out.top_items
+    cut_out = out.cuts
+    log_miss_out = out.log_miss
     n_block = rows.shape[0]
     for b in prange(n_block):
         row = scores[rows[b]]

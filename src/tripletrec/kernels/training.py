@@ -64,6 +64,7 @@ References
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -75,6 +76,12 @@ from .prefetch import prefetch
 __all__ = [
     "OPTIMIZERS",
     "OPTIMIZER_CODES",
+    "EpochPlan",
+    "Model",
+    "OptimizerState",
+    "Scratch",
+    "Settings",
+    "TrainingData",
     "ADAGRAD_INITIAL_ACCUMULATOR",
     "ADAM_BETA1",
     "ADAM_BETA2",
@@ -119,6 +126,133 @@ WARP_LOOKAHEAD = 8
 # diverges. Reassociation lets LLVM vectorise the dot products.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 _OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
+
+# ------------------------------------------------------------ bundle types
+# The kernels take their arrays and settings in these few named tuples, which
+# numba passes (unpacked, at no cost) into the inner jitted functions.
+Model = namedtuple("Model", ["user_factors", "item_factors", "item_biases"])
+Model.__doc__ = """The trained parameters, updated in place.
+
+Fields
+------
+user_factors : ndarray, shape (n_users, dim), float32
+item_factors : ndarray, shape (n_items, dim), float32
+item_biases : ndarray, shape (n_items,), float32
+"""
+
+OptimizerState = namedtuple(
+    "OptimizerState",
+    ["user_moment1", "user_moment2", "item_moment1", "item_moment2", "bias_moment1", "bias_moment2",
+     "user_steps", "item_steps"],
+)
+OptimizerState.__doc__ = """The optimizer's per-row state, updated in place.
+
+Adam keeps its first and second moments in the ``moment1`` and ``moment2``
+arrays; Adagrad keeps its sums in the ``moment2`` arrays (row-wise Adagrad
+one column: the row's sum). An array an optimizer does not use may be empty
+(zero rows).
+
+Fields
+------
+user_moment1, user_moment2 : ndarray, shape (n_users, dim or 1), float32
+item_moment1, item_moment2 : ndarray, shape (n_items, dim or 1), float32
+bias_moment1, bias_moment2 : ndarray, shape (n_items,), float32
+user_steps : ndarray, shape (n_users,), int64
+item_steps : ndarray, shape (n_items,), int64
+    Adam's per-row step counts.
+"""
+
+TrainingData = namedtuple(
+    "TrainingData", ["indptr", "indices", "weights", "interaction_users", "alias_threshold", "alias"]
+)
+TrainingData.__doc__ = """The training interactions and the negative sampler's table; read only.
+
+Fields
+------
+indptr : ndarray, shape (n_users + 1,), int64
+indices : ndarray, shape (nnz,), int32
+    CSR of the training interactions; items ascending within a user.
+weights : ndarray, shape (nnz,), float32
+    Sample weight of each interaction (ignored unless ``Settings.use_weights``;
+    may then be empty).
+interaction_users : ndarray, shape (nnz,), int32
+    User of each stored interaction.
+alias_threshold : ndarray, shape (n_items,), float32
+alias : ndarray, shape (n_items,), int32
+    The popularity sampler's alias table (may be empty for other samplers).
+"""
+
+EpochPlan = namedtuple(
+    "EpochPlan", ["user_order", "chunk_starts", "chunk_offsets", "rng_states", "chunk_losses", "chunk_weights"]
+)
+EpochPlan.__doc__ = """Which users each chunk (thread) trains, its generator, and its outputs.
+
+Fields
+------
+user_order : ndarray, shape (n_active_users,), int64
+    The users to train, shuffled.
+chunk_starts : ndarray, shape (n_chunks + 1,), int64
+    Chunk ``c`` trains ``user_order[chunk_starts[c]:chunk_starts[c + 1]]``.
+chunk_offsets : ndarray, shape (n_chunks + 1,), int64
+    Where chunk ``c``'s interactions start in ``Scratch.positions``: the
+    number of interactions of the users before it in ``user_order``.
+rng_states : ndarray, shape (n_chunks,), uint64
+    One non-zero xorshift64* state per chunk; advanced in place.
+chunk_losses, chunk_weights : ndarray, shape (n_chunks,), float64
+    Output: summed weighted loss and summed weight of the loss terms of each
+    chunk; their ratio is the epoch's mean loss.
+"""
+
+Scratch = namedtuple("Scratch", ["positions", "kos_scores", "kos_positions", "upcoming_negatives"])
+Scratch.__doc__ = """Work arrays of an epoch; their contents on entry do not matter.
+
+The per-chunk arrays have one row per chunk, padded by ``SCRATCH_PADDING``
+so that two threads' rows never share a cache line. :func:`train_epoch`
+hands each chunk a ``Scratch`` of its own rows (and its own slice of
+``positions``).
+
+Fields
+------
+positions : ndarray, shape (nnz,), int32 (int64 from 2**31 pairs)
+    The visiting order of the interactions.
+kos_scores : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), float32
+kos_positions : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), int64
+    Scratch of warp-kos.
+upcoming_negatives : ndarray, shape (n_chunks, >= PREFETCH_DISTANCE + WARP_LOOKAHEAD + SCRATCH_PADDING), int64
+    Negatives drawn ahead of their example.
+"""
+
+Settings = namedtuple(
+    "Settings",
+    ["loss", "sampler", "optimizer", "n_negatives", "max_sampled", "unseen_max_draws", "kos_k", "kos_n",
+     "learning_rate", "l2", "bias_l2", "margin", "use_biases", "use_weights", "random_order"],
+)
+Settings.__doc__ = """The scalar hyper-parameters of an epoch.
+
+Fields
+------
+loss, sampler, optimizer : int
+    Codes from :data:`tripletrec.losses.LOSS_CODES`,
+    :data:`tripletrec.sampling.SAMPLER_CODES` and :data:`OPTIMIZER_CODES`.
+n_negatives : int
+    Negatives per positive for bpr, sigmoid, hinge and logistic.
+max_sampled : int
+    Most negatives warp and warp-kos draw for one positive.
+unseen_max_draws : int
+    Draws of the ``unseen`` sampler before it accepts a positive.
+kos_k, kos_n : int
+    warp-kos trains on the ``kos_k``-th best of ``kos_n`` positives.
+learning_rate, l2, bias_l2 : float32
+margin : float64
+use_biases : bool
+    Learn the item biases; with False they are left as they are (but still
+    part of the scores).
+use_weights : bool
+random_order : bool
+    Shuffle all of a chunk's interactions together instead of visiting each
+    user's positives together.
+"""
+
 
 _XORSHIFT_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
 _SHIFT_12 = np.uint64(12)
@@ -434,14 +568,20 @@ def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, 
 
 
 @numba.njit(inline="always", **_OPTIONS)
-def _pair_step(
-    user, positive, negative, gradient,
-    user_factors, item_factors, item_biases,
-    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-    user_steps, item_steps,
-    optimizer, learning_rate, l2, bias_l2, use_biases,
-):
-    """One step on ``gradient * d(s+ - s-)`` plus L2 of the touched rows."""
+def _pair_step(user, positive, negative, gradient, model, optimizer_state, settings):
+    """One step on ``gradient * d(s+ - s-)`` plus L2 of the touched rows.
+
+    ``model``, ``optimizer_state`` and ``settings`` are a :class:`Model`, an
+    :class:`OptimizerState` and a :class:`Settings`.
+    """
+    user_factors, item_factors, item_biases = model
+    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+     user_steps, item_steps) = optimizer_state
+    optimizer = settings.optimizer
+    learning_rate = settings.learning_rate
+    l2 = settings.l2
+    bias_l2 = settings.bias_l2
+    use_biases = settings.use_biases
     u_row = user_factors[user]
     p_row = item_factors[positive]
     n_row = item_factors[negative]
@@ -555,14 +695,19 @@ def _pair_step(
 
 
 @numba.njit(**_OPTIONS)
-def _point_step(
-    user, item, gradient,
-    user_factors, item_factors, item_biases,
-    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-    user_steps, item_steps,
-    optimizer, learning_rate, l2, bias_l2, use_biases,
-):
-    """One step on ``gradient * ds`` for the score of (user, item), plus L2."""
+def _point_step(user, item, gradient, model, optimizer_state, settings):
+    """One step on ``gradient * ds`` for the score of (user, item), plus L2.
+
+    The bundles are those of :func:`_pair_step`.
+    """
+    user_factors, item_factors, item_biases = model
+    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
+     user_steps, item_steps) = optimizer_state
+    optimizer = settings.optimizer
+    learning_rate = settings.learning_rate
+    l2 = settings.l2
+    bias_l2 = settings.bias_l2
+    use_biases = settings.use_biases
     u_row = user_factors[user]
     i_row = item_factors[item]
     dim = u_row.shape[0]
@@ -642,12 +787,15 @@ def _point_step(
 
 # ------------------------------------------------------------------- epochs
 @numba.njit(inline="always", **_OPTIONS)
-def _prefetch_example(
-    position, negative, interaction_users, indices, user_factors, item_factors, item_biases,
-    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2,
-):
-    user = interaction_users[position]
-    positive = indices[position]
+def _prefetch_example(position, negative, data, model, optimizer_state):
+    user = data.interaction_users[position]
+    positive = data.indices[position]
+    user_factors, item_factors, item_biases = model
+    user_moment1 = optimizer_state.user_moment1
+    user_moment2 = optimizer_state.user_moment2
+    item_moment1 = optimizer_state.item_moment1
+    item_moment2 = optimizer_state.item_moment2
+    bias_moment2 = optimizer_state.bias_moment2
     _prefetch_row(user_factors, user)
     _prefetch_row(item_factors, positive)
     _prefetch_row(item_factors, negative)
@@ -665,45 +813,8 @@ def _prefetch_example(
 
 
 @numba.njit(**_OPTIONS)
-def _train_positions(
-    positions,
-    state,
-    indptr,
-    indices,
-    weights,
-    interaction_users,
-    user_factors,
-    item_factors,
-    item_biases,
-    user_moment1,
-    user_moment2,
-    item_moment1,
-    item_moment2,
-    bias_moment1,
-    bias_moment2,
-    user_steps,
-    item_steps,
-    alias_threshold,
-    alias,
-    kos_scores,
-    kos_positions,
-    upcoming_negatives,
-    loss,
-    sampler,
-    optimizer,
-    n_negatives,
-    max_sampled,
-    unseen_max_draws,
-    kos_k,
-    kos_n,
-    learning_rate,
-    l2,
-    bias_l2,
-    margin,
-    use_biases,
-    use_weights,
-):
-    """Train on the stored interactions at ``positions``, in that order.
+def _train_positions(state, data, model, optimizer_state, scratch, settings):
+    """Train on the stored interactions at ``scratch.positions``, in that order.
 
     The first negative of each example is drawn ``PREFETCH_DISTANCE``
     examples ahead (kept in ``upcoming_negatives[:PREFETCH_DISTANCE]``), so
@@ -711,9 +822,25 @@ def _train_positions(
     examples compute; WARP's further draws are queued in the next
     ``WARP_LOOKAHEAD`` entries.
 
+    ``scratch`` is a :class:`Scratch` of this chunk's share: its slice of
+    ``positions`` and its rows of the others (one-dimensional); the other
+    bundles are those of :func:`train_epoch`.
+
     Returns the generator state, the summed weighted loss and the summed
     weight of the loss terms.
     """
+    indptr, indices, weights, interaction_users, alias_threshold, alias = data
+    user_factors, item_factors, item_biases = model
+    positions, kos_scores, kos_positions, upcoming_negatives = scratch
+    loss = settings.loss
+    sampler = settings.sampler
+    n_negatives = settings.n_negatives
+    max_sampled = settings.max_sampled
+    unseen_max_draws = settings.unseen_max_draws
+    kos_k = settings.kos_k
+    kos_n = settings.kos_n
+    margin = settings.margin
+    use_weights = settings.use_weights
     n_items = item_factors.shape[0]
     n_items_bound = np.uint64(n_items)
     n_examples = positions.shape[0]
@@ -728,8 +855,7 @@ def _train_positions(
             unseen_max_draws,
         )
         upcoming_negatives[ahead] = negative
-        _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
-                          item_biases, user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2)
+        _prefetch_example(position, negative, data, model, optimizer_state)
     for example in range(n_examples):
         slot = example % PREFETCH_DISTANCE
         first_negative = upcoming_negatives[slot]
@@ -742,8 +868,7 @@ def _train_positions(
                 unseen_max_draws,
             )
             upcoming_negatives[slot] = negative
-            _prefetch_example(position, negative, interaction_users, indices, user_factors, item_factors,
-                              item_biases, user_moment1, user_moment2, item_moment1, item_moment2, bias_moment2)
+            _prefetch_example(position, negative, data, model, optimizer_state)
 
         position = positions[example]
         user = np.int64(interaction_users[position])
@@ -759,12 +884,7 @@ def _train_positions(
             value, gradient = point_loss_and_gradient(np.float64(score), 1.0)
             total_loss += weight * value
             total_weight += weight
-            _point_step(
-                user, positive, np.float32(weight * gradient),
-                user_factors, item_factors, item_biases,
-                user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-                user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
-            )
+            _point_step(user, positive, np.float32(weight * gradient), model, optimizer_state, settings)
             negative = first_negative
             for round_ in range(n_negatives):
                 if round_ > 0:
@@ -775,12 +895,7 @@ def _train_positions(
                 value, gradient = point_loss_and_gradient(np.float64(score), -1.0)
                 total_loss += weight * value
                 total_weight += weight
-                _point_step(
-                    user, negative, np.float32(weight * gradient),
-                    user_factors, item_factors, item_biases,
-                    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-                    user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
-                )
+                _point_step(user, negative, np.float32(weight * gradient), model, optimizer_state, settings)
             continue
         warp_like = loss == WARP or loss == WARP_KOS
         if loss == WARP_KOS:
@@ -851,122 +966,42 @@ def _train_positions(
                 step_gradient = weight * gradient
             if step_gradient != 0.0:
                 _pair_step(
-                    user, positive, negative, np.float32(step_gradient),
-                    user_factors, item_factors, item_biases,
-                    user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-                    user_steps, item_steps, optimizer, learning_rate, l2, bias_l2, use_biases,
+                    user, positive, negative, np.float32(step_gradient), model, optimizer_state, settings
                 )
     return state, total_loss, total_weight
 
 
 @numba.njit(parallel=True, **_OPTIONS)
-def train_epoch(
-    user_order,
-    chunk_starts,
-    chunk_offsets,
-    indptr,
-    indices,
-    weights,
-    interaction_users,
-    user_factors,
-    item_factors,
-    item_biases,
-    user_moment1,
-    user_moment2,
-    item_moment1,
-    item_moment2,
-    bias_moment1,
-    bias_moment2,
-    user_steps,
-    item_steps,
-    rng_states,
-    alias_threshold,
-    alias,
-    positions,
-    kos_scores,
-    kos_positions,
-    upcoming_negatives,
-    loss,
-    sampler,
-    optimizer,
-    n_negatives,
-    max_sampled,
-    unseen_max_draws,
-    kos_k,
-    kos_n,
-    learning_rate,
-    l2,
-    bias_l2,
-    margin,
-    use_biases,
-    use_weights,
-    random_order,
-    chunk_losses,
-    chunk_weights,
-):
+def train_epoch(plan, data, model, optimizer_state, scratch, settings):
     """Train one epoch, in place.
 
     Parameters
     ----------
-    user_order : ndarray, shape (n_active_users,), int64
-        The users to train, shuffled.
-    chunk_starts : ndarray, shape (n_chunks + 1,), int64
-        Chunk ``c`` trains ``user_order[chunk_starts[c]:chunk_starts[c + 1]]``.
-    chunk_offsets : ndarray, shape (n_chunks + 1,), int64
-        Where chunk ``c``'s interactions start in ``positions``: the number
-        of interactions of the users before it in ``user_order``.
-    indptr : ndarray, shape (n_users + 1,), int64
-    indices : ndarray, shape (nnz,), int32
-        CSR of the training interactions; items ascending within a user.
-    weights : ndarray, shape (nnz,), float32
-        Sample weight of each interaction (ignored unless ``use_weights``).
-    interaction_users : ndarray, shape (nnz,), int32
-        User of each stored interaction.
-    user_factors : ndarray, shape (n_users, dim), float32
-    item_factors : ndarray, shape (n_items, dim), float32
-    item_biases : ndarray, shape (n_items,), float32
-    user_moment1, user_moment2 : ndarray, shape (n_users, dim), float32
-    item_moment1, item_moment2 : ndarray, shape (n_items, dim), float32
-    bias_moment1, bias_moment2 : ndarray, shape (n_items,), float32
-        Optimizer state: Adam's first and second moments; Adagrad keeps its
-        sums in the ``moment2`` arrays. May be empty (zero rows) for the
-        optimizers that do not use them.
-    user_steps : ndarray, shape (n_users,), int64
-    item_steps : ndarray, shape (n_items,), int64
-        Adam's per-row step counts (may be empty otherwise).
-    rng_states : ndarray, shape (n_chunks,), uint64
-        One non-zero xorshift64* state per chunk; advanced in place.
-    alias_threshold : ndarray, shape (n_items,), float32
-    alias : ndarray, shape (n_items,), int32
-        The popularity sampler's alias table (may be empty otherwise).
-    positions : ndarray, shape (nnz,), int32 (int64 from 2**31 pairs)
-        Scratch: the visiting order of the interactions.
-    kos_scores : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), float32
-    kos_positions : ndarray, shape (n_chunks, >= kos_n + SCRATCH_PADDING), int64
-        Scratch of warp-kos, one row per chunk.
-    upcoming_negatives : ndarray, shape (n_chunks, >= PREFETCH_DISTANCE + WARP_LOOKAHEAD + SCRATCH_PADDING), int64
-        Scratch: negatives drawn ahead of their example, one row per chunk.
-    loss, sampler, optimizer : int
-        Codes from :data:`tripletrec.losses.LOSS_CODES`,
-        :data:`tripletrec.sampling.SAMPLER_CODES` and :data:`OPTIMIZER_CODES`.
-    n_negatives : int
-        Negatives per positive for bpr, sigmoid, hinge and logistic.
-    max_sampled : int
-        Most negatives warp and warp-kos draw for one positive.
-    unseen_max_draws : int
-    kos_k, kos_n : int
-        warp-kos trains on the ``kos_k``-th best of ``kos_n`` positives.
-    learning_rate, l2, bias_l2 : float32
-    margin : float64
-    use_biases : bool
-        Learn the item biases; with False they are left as they are (but
-        still part of the scores).
-    use_weights, random_order : bool
-    chunk_losses : ndarray, shape (n_chunks,), float64
-    chunk_weights : ndarray, shape (n_chunks,), float64
-        Output: summed weighted loss and summed weight of the loss terms of
-        each chunk; their ratio is the epoch's mean loss.
+    plan : EpochPlan
+        The shuffled users, their cut into chunks, the chunks' generators
+        (advanced in place) and the chunks' loss outputs.
+    data : TrainingData
+        The training interactions and the popularity sampler's alias table.
+    model : Model
+        User and item factors and item biases, trained in place.
+    optimizer_state : OptimizerState
+        Updated in place.
+    scratch : Scratch
+        Work arrays (one row per chunk for the per-chunk ones).
+    settings : Settings
+        Loss, sampler, optimizer and their hyper-parameters.
     """
+    # Fields are read one by one, never unpacked: numba 0.68 drops the prange
+    # body's writes to arrays unpacked from a tuple (`a, b = bundle`).
+    user_order = plan.user_order
+    chunk_starts = plan.chunk_starts
+    chunk_offsets = plan.chunk_offsets
+    rng_states = plan.rng_states
+    chunk_losses = plan.chunk_losses
+    chunk_weights = plan.chunk_weights
+    indptr = data.indptr
+    positions = scratch.positions
+    random_order = settings.random_order
     n_chunks = chunk_starts.shape[0] - 1
     for chunk in numba.prange(n_chunks):
         state = rng_states[chunk]
@@ -983,43 +1018,12 @@ def train_epoch(
                 state = _shuffle(positions, begin, filled, state)
         if random_order:
             state = _shuffle(positions, offset, filled, state)
+        chunk_scratch = Scratch(
+            positions[offset:filled], scratch.kos_scores[chunk], scratch.kos_positions[chunk],
+            scratch.upcoming_negatives[chunk],
+        )
         state, total_loss, total_weight = _train_positions(
-            positions[offset:filled],
-            state,
-            indptr,
-            indices,
-            weights,
-            interaction_users,
-            user_factors,
-            item_factors,
-            item_biases,
-            user_moment1,
-            user_moment2,
-            item_moment1,
-            item_moment2,
-            bias_moment1,
-            bias_moment2,
-            user_steps,
-            item_steps,
-            alias_threshold,
-            alias,
-            kos_scores[chunk],
-            kos_positions[chunk],
-            upcoming_negatives[chunk],
-            loss,
-            sampler,
-            optimizer,
-            n_negatives,
-            max_sampled,
-            unseen_max_draws,
-            kos_k,
-            kos_n,
-            learning_rate,
-            l2,
-            bias_l2,
-            margin,
-            use_biases,
-            use_weights,
+            state, data, model, optimizer_state, chunk_scratch, settings
         )
         rng_states[chunk] = state
         chunk_losses[chunk] = total_loss

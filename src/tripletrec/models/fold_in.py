@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numba
 import numpy as np
 
+from .._parallel import parallel_section
 from .._validation import check_integer, check_memory, check_real
 from ..data.interactions import IdMap, Interactions
 from ..kernels import fold_in as fold_in_kernels
@@ -221,43 +221,46 @@ def fold_in_vectors(
     kos_width = settings["kos_n"] if settings["loss"] == LOSS_CODES["warp-kos"] else 0
     user_vectors = np.zeros((n_new, dim), dtype=np.float32)
     epoch_losses = np.zeros((n_new, settings["epochs"]), dtype=np.float64)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        # Only the uncompiled kernel (NUMBA_DISABLE_JIT) warns: uint64
-        # products wrap by design, and divergence is reported below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            fold_in_kernels.fold_in_users(
+    # Only the uncompiled kernel (NUMBA_DISABLE_JIT) warns: uint64 products
+    # wrap by design, and divergence is reported below.
+    with parallel_section(threads), np.errstate(over="ignore", invalid="ignore"):
+        fold_in_kernels.fold_in_users(
+            fold_in_kernels.NewUsers(
                 np.ascontiguousarray(train.indptr, dtype=np.int64),
                 np.ascontiguousarray(train.indices, dtype=np.int32),
                 train_weights,
+            ),
+            fold_in_kernels.FrozenItems(
                 np.ascontiguousarray(item_factors, dtype=np.float32),
                 np.ascontiguousarray(item_biases, dtype=np.float32),
-                user_vectors,
-                np.zeros((n_new, dim), dtype=np.float32),
-                np.zeros((n_new, dim), dtype=np.float32),
-                np.zeros((n_new, dim), dtype=np.float64),
-                np.empty(len(train), dtype=np.int64),
-                np.zeros((n_new, kos_width), dtype=np.float32),
-                np.zeros((n_new, kos_width), dtype=np.int64),
-                epoch_losses,
-                np.uint64(settings["seed"]),
-                settings["loss"],
-                settings["sampler"],
-                settings["optimizer"],
-                settings["n_negatives"],
-                settings["max_sampled"],
-                UNSEEN_MAX_DRAWS,
-                settings["kos_k"],
-                settings["kos_n"],
-                settings["epochs"],
-                np.float32(settings["learning_rate"]),
-                np.float32(settings["l2"]),
-                np.float64(settings["margin"]),
-                settings["use_weights"],
-            )
-    finally:
-        numba.set_num_threads(previous)
+            ),
+            user_vectors,
+            fold_in_kernels.FoldInScratch(
+                first_moments=np.zeros((n_new, dim), dtype=np.float32),
+                second_moments=np.zeros((n_new, dim), dtype=np.float32),
+                vector_sums=np.zeros((n_new, dim), dtype=np.float64),
+                order=np.empty(len(train), dtype=np.int64),
+                kos_scores=np.zeros((n_new, kos_width), dtype=np.float32),
+                kos_positions=np.zeros((n_new, kos_width), dtype=np.int64),
+            ),
+            epoch_losses,
+            fold_in_kernels.FoldInSettings(
+                seed=np.uint64(settings["seed"]),
+                loss=settings["loss"],
+                sampler=settings["sampler"],
+                optimizer=settings["optimizer"],
+                n_negatives=settings["n_negatives"],
+                max_sampled=settings["max_sampled"],
+                unseen_max_draws=UNSEEN_MAX_DRAWS,
+                kos_k=settings["kos_k"],
+                kos_n=settings["kos_n"],
+                epochs=settings["epochs"],
+                learning_rate=np.float32(settings["learning_rate"]),
+                l2=np.float32(settings["l2"]),
+                margin=np.float64(settings["margin"]),
+                use_weights=settings["use_weights"],
+            ),
+        )
     if not np.isfinite(user_vectors).all():
         raise FloatingPointError(
             "fold-in diverged: a new user's vector became NaN or infinite; pass a lower "

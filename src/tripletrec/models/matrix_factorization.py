@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .._parallel import parallel_section
 from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer, check_memory
 from ..data.interactions import Interactions
 from ..kernels import training
@@ -531,59 +532,35 @@ class MatrixFactorization(BaseModel):
         chunk_starts, chunk_offsets = data.chunks(order, settings.n_chunks)
         chunk_losses = np.zeros(settings.n_chunks, dtype=np.float64)
         chunk_weights = np.zeros(settings.n_chunks, dtype=np.float64)
-        state = self._optimizer_state
-        previous_threads = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(settings.n_chunks, numba.config.NUMBA_NUM_THREADS)))
-        try:
-            # Only the uncompiled (NUMBA_DISABLE_JIT) kernel warns: uint64
-            # products wrap by design, and divergence is reported below.
-            with np.errstate(over="ignore", invalid="ignore"):
-                training.train_epoch(
-                    order,
-                    chunk_starts,
-                    chunk_offsets,
-                    data.indptr,
-                    data.indices,
-                    data.weights,
-                    data.interaction_users,
-                    self.user_factors_,
-                    self.item_factors_,
-                    self.item_biases_,
-                    state["user_moment1"],
-                    state["user_moment2"],
-                    state["item_moment1"],
-                    state["item_moment2"],
-                    state["bias_moment1"],
-                    state["bias_moment2"],
-                    state["user_steps"],
-                    state["item_steps"],
-                    self._rng_states,
-                    data.alias_threshold,
-                    data.alias,
-                    data.positions,
-                    data.kos_scores,
-                    data.kos_positions,
-                    data.upcoming_negatives,
-                    settings.loss,
-                    settings.sampler,
-                    settings.optimizer,
-                    settings.n_negatives,
-                    settings.max_sampled,
-                    UNSEEN_MAX_DRAWS,
-                    settings.kos_k,
-                    settings.kos_n,
-                    np.float32(settings.learning_rate),
-                    np.float32(settings.l2),
-                    np.float32(settings.bias_l2),
-                    np.float64(settings.margin),
-                    settings.biases,
-                    data.use_weights,
-                    settings.random_order,
-                    chunk_losses,
-                    chunk_weights,
-                )
-        finally:
-            numba.set_num_threads(previous_threads)
+        # Only the uncompiled (NUMBA_DISABLE_JIT) kernel warns: uint64 products
+        # wrap by design, and divergence is reported by the trainer.
+        with parallel_section(settings.n_chunks), np.errstate(over="ignore", invalid="ignore"):
+            training.train_epoch(
+                training.EpochPlan(
+                    order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights
+                ),
+                data.training_data,
+                training.Model(self.user_factors_, self.item_factors_, self.item_biases_),
+                training.OptimizerState(**self._optimizer_state),
+                data.scratch,
+                training.Settings(
+                    loss=settings.loss,
+                    sampler=settings.sampler,
+                    optimizer=settings.optimizer,
+                    n_negatives=settings.n_negatives,
+                    max_sampled=settings.max_sampled,
+                    unseen_max_draws=UNSEEN_MAX_DRAWS,
+                    kos_k=settings.kos_k,
+                    kos_n=settings.kos_n,
+                    learning_rate=np.float32(settings.learning_rate),
+                    l2=np.float32(settings.l2),
+                    bias_l2=np.float32(settings.bias_l2),
+                    margin=np.float64(settings.margin),
+                    use_biases=settings.biases,
+                    use_weights=data.use_weights,
+                    random_order=settings.random_order,
+                ),
+            )
         total_weight = chunk_weights.sum()
         return float(chunk_losses.sum() / total_weight) if total_weight > 0 else 0.0
 
@@ -615,23 +592,28 @@ class _EpochData:
             np.arange(train.n_users, dtype=np.int32), self.counts
         )
         self.active_users = np.flatnonzero(self.counts > 0).astype(np.int64)
-        # The visiting order: int32 halves the largest scratch array (and its
-        # memory traffic) wherever the stored pairs fit.
-        self.positions = np.empty(len(self.indices), dtype=np.int32 if len(self.indices) < 2**31 else np.int64)
         scratch_width = settings.kos_n + training.SCRATCH_PADDING
-        self.kos_scores = np.zeros((settings.n_chunks, scratch_width), dtype=np.float32)
-        self.kos_positions = np.zeros((settings.n_chunks, scratch_width), dtype=np.int64)
-        self.upcoming_negatives = np.zeros(
-            (settings.n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
-            dtype=np.int64,
+        self.scratch = training.Scratch(
+            # The visiting order: int32 halves the largest scratch array (and
+            # its memory traffic) wherever the stored pairs fit.
+            positions=np.empty(len(self.indices), dtype=np.int32 if len(self.indices) < 2**31 else np.int64),
+            kos_scores=np.zeros((settings.n_chunks, scratch_width), dtype=np.float32),
+            kos_positions=np.zeros((settings.n_chunks, scratch_width), dtype=np.int64),
+            upcoming_negatives=np.zeros(
+                (settings.n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
+                dtype=np.int64,
+            ),
         )
         if settings.sampler == POPULARITY:
             item_counts = np.bincount(self.indices, minlength=train.n_items)
             probabilities = popularity_probabilities(item_counts, settings.popularity_alpha)
-            self.alias_threshold, self.alias = alias_table(probabilities)
+            alias_threshold, alias = alias_table(probabilities)
         else:
-            self.alias_threshold = np.zeros(0, dtype=np.float32)
-            self.alias = np.zeros(0, dtype=np.int32)
+            alias_threshold = np.zeros(0, dtype=np.float32)
+            alias = np.zeros(0, dtype=np.int32)
+        self.training_data = training.TrainingData(
+            self.indptr, self.indices, self.weights, self.interaction_users, alias_threshold, alias
+        )
 
     def chunks(self, order: np.ndarray, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
         """Cut ``order`` into ``n_chunks`` runs of about equal interaction counts.
