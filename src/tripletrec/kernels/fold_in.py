@@ -216,7 +216,7 @@ def user_random_state(seed, position):
     return mixed
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _update_user(user, adam_steps, direction_left, direction_right, gradient, rule):
     """``user.vector -= step(gradient * (left - right) + l2 * user.vector)``.
 
@@ -344,7 +344,7 @@ def point_step(user, adam_steps, item_vector, item_bias, label, weight, rule):
     return weight * value, adam_steps
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_max_draws):
     state, item = random_below(state, n_items_bound)
     if sampler == UNSEEN:
@@ -375,6 +375,9 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
     second_moment = second_moments[user]
     if optimizer == ADAGRAD or optimizer == ROWWISE_ADAGRAD:
         second_moment[:] = np.float32(ADAGRAD_INITIAL_ACCUMULATOR)
+    # A plain int64, not the constant: numba would compile pair_step again
+    # for the literal HINGE next to the runtime loss code.
+    hinge = np.int64(HINGE)
     user_state = UserState(user_vector, first_moment, second_moment)
     rule = StepRule(optimizer, learning_rate, l2)
     adam_steps = np.int64(0)
@@ -428,7 +431,7 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
                             user_state, adam_steps,
                             item_factors[positive], item_biases[positive],
                             item_factors[negative], item_biases[negative],
-                            weight, rank_weight, HINGE, margin, rule,
+                            weight, rank_weight, hinge, margin, rule,
                         )
                         total_loss += value
                         break
@@ -494,4 +497,7 @@ def fold_in_users(new_users, items, user_factors, scratch, epoch_losses, setting
     """
     n_new = new_users.indptr.shape[0] - 1
     for user in numba.prange(n_new):
-        _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings)
+        # int64, as elsewhere: numba types the prange index as uint64 in the
+        # parallel body and int64 in its serial twin, and would compile the
+        # whole per-user kernel once for each.
+        _fold_in_user(np.int64(user), new_users, items, user_factors, scratch, epoch_losses, settings)

@@ -157,6 +157,42 @@ def _contains(sorted_items, item):
     return low < sorted_items.shape[0] and sorted_items[low] == item
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _sort_ascending(values):
+    """Heap sort ``values`` (no NaN) in place, ascending.
+
+    Instead of ``ndarray.sort``, whose quicksort took a quarter of
+    :func:`rank_block`'s compile time; users' positives are few, so the sort's
+    speed hardly matters.
+    """
+    n = values.shape[0]
+    # Build a max-heap, then move the maximum to the end, n - 1 times.
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down_max(values, start, n)
+    for end in range(n - 1, 0, -1):
+        largest = values[0]
+        values[0] = values[end]
+        values[end] = largest
+        _sift_down_max(values, 0, end)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sift_down_max(values, start, size):
+    position = start
+    value = values[position]
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            break
+        if child + 1 < size and values[child + 1] > values[child]:
+            child += 1
+        if values[child] <= value:
+            break
+        values[position] = values[child]
+        position = child
+    values[position] = value
+
+
 # The counting sweeps keep int32 counters, cast back after every add (numba
 # would otherwise widen them to int64), so LLVM packs 8 float32 compares and
 # 8 counter adds per AVX2 instruction. Item counts fit in int32 (item
@@ -197,6 +233,12 @@ def _count_above_equal(row, value):
         n_above = np.int32(n_above + np.int32(score > value))
         n_equal = np.int32(n_equal + np.int32(score == value))
     return np.int64(n_above), np.int64(n_equal)
+
+
+# The histogram's signs as typed int64 values: two literal constants would
+# make numba compile _histogram_value twice (once per Literal[int] type).
+_ADD = np.int64(1)
+_REMOVE = np.int64(-1)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -286,7 +328,7 @@ def count_below_and_equal(row, sorted_positive_scores, excluded, below, equal):
             if score != score:
                 n_nan += 1
             else:
-                _histogram_value(sorted_positive_scores, score, strictly_between, equal_to_group, 1)
+                _histogram_value(sorted_positive_scores, score, strictly_between, equal_to_group, _ADD)
         _add_histogram_counts(sorted_positive_scores, strictly_between, equal_to_group, below, equal)
     if excluded.shape[0] > 0:
         strictly_between = np.zeros(n_positives + 1, dtype=np.int64)
@@ -294,7 +336,7 @@ def count_below_and_equal(row, sorted_positive_scores, excluded, below, equal):
         for t in range(excluded.shape[0]):
             score = row[excluded[t]]
             if score == score:
-                _histogram_value(sorted_positive_scores, score, strictly_between, equal_to_group, -1)
+                _histogram_value(sorted_positive_scores, score, strictly_between, equal_to_group, _REMOVE)
         _add_histogram_counts(sorted_positive_scores, strictly_between, equal_to_group, below, equal)
     return n_nan
 
@@ -477,63 +519,64 @@ def rank_block(scores, rows, users, positives_csr, excluded_csr, k, discounts, w
     out : RankOutputs
         Written in place.
     """
-    # Fields are read one by one, never unpacked: numba 0.68 drops the prange
-    # body's writes to arrays unpacked from a tuple (`a, b = bundle`).
-    positive_indptr = positives_csr.indptr
-    positive_indices = positives_csr.indices
-    excluded_indptr = excluded_csr.indptr
-    excluded_indices = excluded_csr.indices
-    metrics_out = out.metrics
-    nan_out = out.nan_counts
-    top_items_out = out.top_items
-    cut_out = out.cuts
-    log_miss_out = out.log_miss
-    n_block = rows.shape[0]
-    for b in prange(n_block):
-        row = scores[rows[b]]
-        user = users[b]
-        positives = positive_indices[positive_indptr[user] : positive_indptr[user + 1]]
-        excluded = excluded_indices[excluded_indptr[user] : excluded_indptr[user + 1]]
-        n_positives = positives.shape[0]
-        positive_scores = np.empty(n_positives, dtype=scores.dtype)
-        has_nan_positive = False
-        for j in range(n_positives):
-            positive_scores[j] = row[positives[j]]
-            if positive_scores[j] != positive_scores[j]:
-                has_nan_positive = True
-        if has_nan_positive:
-            nan_out[b] = 1
-            continue
-        positive_scores.sort()
-        below = np.empty(n_positives, dtype=np.int64)
-        equal = np.empty(n_positives, dtype=np.int64)
-        nan_out[b] = count_below_and_equal(row, positive_scores, excluded, below, equal)
-        if nan_out[b] > 0:
-            continue
-        n_candidates = row.shape[0] - excluded.shape[0]
-        rank_metrics_from_counts(
-            positive_scores, below, equal, n_candidates, k, discounts, metrics_out[b]
-        )
-        if with_top_k:
-            buffer = np.empty(k, dtype=scores.dtype)
-            cut, n_above, n_at_cut, slots = top_k_cut(row, excluded, k, buffer)
-            certain_ties = slots >= n_at_cut
-            found = 0
-            for i in range(row.shape[0]):
-                score = row[i]
-                if score > cut or (certain_ties and score == cut):
-                    if excluded.shape[0] > 0 and _contains(excluded, i):
-                        continue
-                    top_items_out[b, found] = i
-                    found += 1
-            for position in range(found, k):
-                top_items_out[b, position] = -1
-            if certain_ties:
-                cut_out[b] = np.nan
-                log_miss_out[b] = 0.0
-            else:
-                cut_out[b] = cut
-                log_miss_out[b] = np.log1p(-slots / n_at_cut)
+    # The parallel loop only calls the serial _rank_user: numba's parallel
+    # passes on the whole per-user body took most of this kernel's compile
+    # time. The index is cast because numba types it uint64 in the parallel
+    # body and int64 in its serial twin, and would compile _rank_user twice.
+    for b in prange(rows.shape[0]):
+        _rank_user(np.int64(b), scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rank_user(b, scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out):
+    """:func:`rank_block`'s work for block user ``b``; the other parameters are its own."""
+    positive_indptr, positive_indices = positives_csr
+    excluded_indptr, excluded_indices = excluded_csr
+    metrics_out, nan_out, top_items_out, cut_out, log_miss_out = out
+    row = scores[rows[b]]
+    user = users[b]
+    positives = positive_indices[positive_indptr[user] : positive_indptr[user + 1]]
+    excluded = excluded_indices[excluded_indptr[user] : excluded_indptr[user + 1]]
+    n_positives = positives.shape[0]
+    positive_scores = np.empty(n_positives, dtype=scores.dtype)
+    has_nan_positive = False
+    for j in range(n_positives):
+        positive_scores[j] = row[positives[j]]
+        if positive_scores[j] != positive_scores[j]:
+            has_nan_positive = True
+    if has_nan_positive:
+        nan_out[b] = 1
+        return
+    _sort_ascending(positive_scores)
+    below = np.empty(n_positives, dtype=np.int64)
+    equal = np.empty(n_positives, dtype=np.int64)
+    nan_out[b] = count_below_and_equal(row, positive_scores, excluded, below, equal)
+    if nan_out[b] > 0:
+        return
+    n_candidates = row.shape[0] - excluded.shape[0]
+    rank_metrics_from_counts(
+        positive_scores, below, equal, n_candidates, k, discounts, metrics_out[b]
+    )
+    if with_top_k:
+        buffer = np.empty(k, dtype=scores.dtype)
+        cut, n_above, n_at_cut, slots = top_k_cut(row, excluded, k, buffer)
+        certain_ties = slots >= n_at_cut
+        found = 0
+        for i in range(row.shape[0]):
+            score = row[i]
+            if score > cut or (certain_ties and score == cut):
+                if excluded.shape[0] > 0 and _contains(excluded, i):
+                    continue
+                top_items_out[b, found] = i
+                found += 1
+        for position in range(found, k):
+            top_items_out[b, position] = -1
+        if certain_ties:
+            cut_out[b] = np.nan
+            log_miss_out[b] = 0.0
+        else:
+            cut_out[b] = cut
+            log_miss_out[b] = np.log1p(-slots / n_at_cut)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")

@@ -64,13 +64,14 @@ References
 from __future__ import annotations
 
 import math
+import types
 from collections import namedtuple
 
 import numba
 import numpy as np
 
-from ..losses import BPR, LOGISTIC, SIGMOID, WARP, WARP_KOS
-from ..sampling import POPULARITY, UNSEEN
+from ..losses import BPR, LOGISTIC, LOSSES, SIGMOID, WARP, WARP_KOS
+from ..sampling import NEGATIVE_SAMPLERS, POPULARITY, UNSEEN
 from .prefetch import prefetch
 
 __all__ = [
@@ -267,7 +268,7 @@ _ONE32 = np.float32(1.0)
 
 
 # ------------------------------------------------------------------ prefetch
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _prefetch_row(matrix, row):
     if matrix.shape[0] > 0:
         values = matrix[row]
@@ -277,7 +278,7 @@ def _prefetch_row(matrix, row):
 
 
 # ------------------------------------------------------------ random numbers
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def xorshift64star(state):
     """Advance a xorshift64* state [2]_.
 
@@ -298,7 +299,7 @@ def xorshift64star(state):
     return state, state * _XORSHIFT_MULTIPLIER
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def random_below(state, bound):
     """A random int64 in ``0 .. bound - 1`` (``bound`` uint64, < 2**32).
 
@@ -309,7 +310,7 @@ def random_below(state, bound):
     return state, np.int64(((bits >> _SHIFT_32) * bound) >> _SHIFT_32)
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _shuffle(values, start, stop, state):
     # Fisher-Yates on values[start:stop].
     for slot in range(stop - 1, start, -1):
@@ -322,7 +323,7 @@ def _shuffle(values, start, stop, state):
 
 
 # ------------------------------------------------------------------ sampling
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def contains_sorted(indices, start, stop, item):
     # Binary search in the user's ascending item indices.
     low = start
@@ -336,7 +337,7 @@ def contains_sorted(indices, start, stop, item):
     return low < stop and indices[low] == item
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _draw_negative(state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, max_draws):
     """One negative item for the user whose items are ``indices[start:stop]``."""
     if sampler == POPULARITY:
@@ -442,7 +443,7 @@ def draw_negatives(counts, n_draws, sampler, alias_threshold, alias, positives, 
 
 
 # -------------------------------------------------------------------- losses
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def pair_loss_and_gradient(loss, difference, margin):
     """Value and derivative in ``d`` of a pairwise loss at ``d = s+ - s-``.
 
@@ -467,7 +468,7 @@ def pair_loss_and_gradient(loss, difference, margin):
     return 0.0, 0.0
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def point_loss_and_gradient(score, label):
     """Value and derivative in ``s`` of ``-log sigmoid(label * s)`` (float64)."""
     signed = label * score
@@ -498,7 +499,7 @@ def kth_best(scores, n, k):
 
 
 # ---------------------------------------------------------------- the steps
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def dot(left, right):
     total = _ZERO32
     for k in range(left.shape[0]):
@@ -506,7 +507,7 @@ def dot(left, right):
     return total
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _dot_difference(user, positive, negative):
     total = _ZERO32
     for k in range(user.shape[0]):
@@ -514,14 +515,14 @@ def _dot_difference(user, positive, negative):
     return total
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _adam_rate(learning_rate, steps, row):
     steps[row] += 1
     t = steps[row]
     return np.float32(learning_rate * math.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t))
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _pair_update(u_row, p_row, n_row, gradient, l2, rate_u, rate_p, rate_n):
     # SGD and row-wise Adagrad: each row moves by its own rate times its gradient.
     for k in range(u_row.shape[0]):
@@ -533,7 +534,7 @@ def _pair_update(u_row, p_row, n_row, gradient, l2, rate_u, rate_p, rate_n):
         n_row[k] = n - rate_n * (l2 * n - gradient * u)
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
     for k in range(u_row.shape[0]):
         u = u_row[k]
@@ -542,7 +543,7 @@ def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
         i_row[k] = v - rate_i * (gradient * u + l2 * v)
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias = item_biases[item]
@@ -552,7 +553,7 @@ def _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate
     item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
 
 
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias_p = item_biases[positive]
@@ -567,7 +568,6 @@ def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, 
     item_biases[negative] = bias_n - learning_rate * gn / np.sqrt(sn)
 
 
-@numba.njit(inline="always", **_OPTIONS)
 def _pair_step(user, positive, negative, gradient, model, optimizer_state, settings):
     """One step on ``gradient * d(s+ - s-)`` plus L2 of the touched rows.
 
@@ -577,7 +577,6 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
     user_factors, item_factors, item_biases = model
     (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
      user_steps, item_steps) = optimizer_state
-    optimizer = settings.optimizer
     learning_rate = settings.learning_rate
     l2 = settings.l2
     bias_l2 = settings.bias_l2
@@ -586,14 +585,14 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
     p_row = item_factors[positive]
     n_row = item_factors[negative]
     dim = u_row.shape[0]
-    if optimizer == SGD:
+    if _OPTIMIZER == SGD:
         _pair_update(u_row, p_row, n_row, gradient, l2, learning_rate, learning_rate, learning_rate)
         if use_biases:
             bias_p = item_biases[positive]
             bias_n = item_biases[negative]
             item_biases[positive] = bias_p - learning_rate * (gradient + bias_l2 * bias_p)
             item_biases[negative] = bias_n - learning_rate * (bias_l2 * bias_n - gradient)
-    elif optimizer == ADAGRAD:
+    elif _OPTIMIZER == ADAGRAD:
         u_sum = user_moment2[user]
         p_sum = item_moment2[positive]
         n_sum = item_moment2[negative]
@@ -615,7 +614,7 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
             n_row[k] = n - learning_rate * gn / np.sqrt(sn)
         if use_biases:
             _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
-    elif optimizer == ROWWISE_ADAGRAD:
+    elif _OPTIMIZER == ROWWISE_ADAGRAD:
         # The mean squared gradient of each row first: the whole row then
         # moves with one rate, one square root per row instead of per value.
         square_u = _ZERO32
@@ -694,7 +693,6 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
             item_biases[negative] = bias_n - rate_n * mn / (np.sqrt(vn) + epsilon)
 
 
-@numba.njit(**_OPTIONS)
 def _point_step(user, item, gradient, model, optimizer_state, settings):
     """One step on ``gradient * ds`` for the score of (user, item), plus L2.
 
@@ -703,7 +701,6 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
     user_factors, item_factors, item_biases = model
     (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
      user_steps, item_steps) = optimizer_state
-    optimizer = settings.optimizer
     learning_rate = settings.learning_rate
     l2 = settings.l2
     bias_l2 = settings.bias_l2
@@ -711,12 +708,12 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
     u_row = user_factors[user]
     i_row = item_factors[item]
     dim = u_row.shape[0]
-    if optimizer == SGD:
+    if _OPTIMIZER == SGD:
         _point_update(u_row, i_row, gradient, l2, learning_rate, learning_rate)
         if use_biases:
             bias = item_biases[item]
             item_biases[item] = bias - learning_rate * (gradient + bias_l2 * bias)
-    elif optimizer == ROWWISE_ADAGRAD:
+    elif _OPTIMIZER == ROWWISE_ADAGRAD:
         square_u = _ZERO32
         square_i = _ZERO32
         for k in range(dim):
@@ -734,7 +731,7 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
         _point_update(u_row, i_row, gradient, l2, learning_rate / np.sqrt(su), learning_rate / np.sqrt(sv))
         if use_biases:
             _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
-    elif optimizer == ADAGRAD:
+    elif _OPTIMIZER == ADAGRAD:
         u_sum = user_moment2[user]
         i_sum = item_moment2[item]
         for k in range(dim):
@@ -786,7 +783,7 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
 
 
 # ------------------------------------------------------------------- epochs
-@numba.njit(inline="always", **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS)
 def _prefetch_example(position, negative, data, model, optimizer_state):
     user = data.interaction_users[position]
     positive = data.indices[position]
@@ -812,7 +809,6 @@ def _prefetch_example(position, negative, data, model, optimizer_state):
         prefetch(bias_moment2, negative)
 
 
-@numba.njit(**_OPTIONS)
 def _train_positions(state, data, model, optimizer_state, scratch, settings):
     """Train on the stored interactions at ``scratch.positions``, in that order.
 
@@ -833,7 +829,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
     user_factors, item_factors, item_biases = model
     positions, kos_scores, kos_positions, upcoming_negatives = scratch
     loss = settings.loss
-    sampler = settings.sampler
+    sampler = _SAMPLER
     n_negatives = settings.n_negatives
     max_sampled = settings.max_sampled
     unseen_max_draws = settings.unseen_max_draws
@@ -879,7 +875,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
             continue
         positive = np.int64(indices[position])
         user_row = user_factors[user]
-        if loss == LOGISTIC:
+        if _LOSS_FAMILY == _POINTWISE:
             score = dot(user_row, item_factors[positive]) + item_biases[positive]
             value, gradient = point_loss_and_gradient(np.float64(score), 1.0)
             total_loss += weight * value
@@ -897,8 +893,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                 total_weight += weight
                 _point_step(user, negative, np.float32(weight * gradient), model, optimizer_state, settings)
             continue
-        warp_like = loss == WARP or loss == WARP_KOS
-        if loss == WARP_KOS:
+        if _LOSS_FAMILY == _WARP_KOS_FAMILY:
             n_drawn = min(kos_n, stop - start)
             for draw in range(n_drawn):
                 state, offset = random_below(state, np.uint64(stop - start))
@@ -912,15 +907,16 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
             weight = weights[chosen] if use_weights else _ONE32
             if weight == _ZERO32:
                 continue
-        if warp_like:
+        if _LOSS_FAMILY == _WARP_FAMILY or _LOSS_FAMILY == _WARP_KOS_FAMILY:
             positive_score = dot(user_row, item_factors[positive]) + item_biases[positive]
             total_weight += weight
         negative = first_negative
         # WARP makes one step (on the first violating negative it finds); the
         # other pairwise losses one step per negative.
-        for round_ in range(1 if warp_like else n_negatives):
+        n_rounds = 1 if _LOSS_FAMILY == _WARP_FAMILY or _LOSS_FAMILY == _WARP_KOS_FAMILY else n_negatives
+        for round_ in range(n_rounds):
             step_gradient = 0.0
-            if warp_like:
+            if _LOSS_FAMILY == _WARP_FAMILY or _LOSS_FAMILY == _WARP_KOS_FAMILY:
                 # Draws 2.. come from a queue filled WARP_LOOKAHEAD draws
                 # ahead (once the first draw missed), so their rows can be
                 # prefetched.
@@ -971,9 +967,11 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
     return state, total_loss, total_weight
 
 
-@numba.njit(parallel=True, **_OPTIONS)
 def train_epoch(plan, data, model, optimizer_state, scratch, settings):
     """Train one epoch, in place.
+
+    Runs the compiled copy of the kernels for the settings' loss family,
+    optimizer and sampler (compiled on first use; see :func:`_variant`).
 
     Parameters
     ----------
@@ -991,40 +989,113 @@ def train_epoch(plan, data, model, optimizer_state, scratch, settings):
     settings : Settings
         Loss, sampler, optimizer and their hyper-parameters.
     """
-    # Fields are read one by one, never unpacked: numba 0.68 drops the prange
-    # body's writes to arrays unpacked from a tuple (`a, b = bundle`).
-    user_order = plan.user_order
-    chunk_starts = plan.chunk_starts
-    chunk_offsets = plan.chunk_offsets
-    rng_states = plan.rng_states
-    chunk_losses = plan.chunk_losses
-    chunk_weights = plan.chunk_weights
+    kernel = _variant(_LOSS_FAMILIES[settings.loss], settings.optimizer, settings.sampler)
+    kernel(plan, data, model, optimizer_state, scratch, settings)
+
+
+def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
+    """Lay out chunk ``chunk``'s visiting order and train on it (a template, see :func:`_variant`)."""
+    user_order, chunk_starts, chunk_offsets, rng_states, chunk_losses, chunk_weights = plan
     indptr = data.indptr
     positions = scratch.positions
-    random_order = settings.random_order
-    n_chunks = chunk_starts.shape[0] - 1
-    for chunk in numba.prange(n_chunks):
-        state = rng_states[chunk]
-        offset = chunk_offsets[chunk]
-        filled = offset
-        for slot in range(chunk_starts[chunk], chunk_starts[chunk + 1]):
-            user = user_order[slot]
-            begin = filled
-            for position in range(indptr[user], indptr[user + 1]):
-                positions[filled] = position
-                filled += 1
-            if not random_order:
-                # Each user's positives together, in a random order.
-                state = _shuffle(positions, begin, filled, state)
-        if random_order:
-            state = _shuffle(positions, offset, filled, state)
-        chunk_scratch = Scratch(
-            positions[offset:filled], scratch.kos_scores[chunk], scratch.kos_positions[chunk],
-            scratch.upcoming_negatives[chunk],
-        )
-        state, total_loss, total_weight = _train_positions(
-            state, data, model, optimizer_state, chunk_scratch, settings
-        )
-        rng_states[chunk] = state
-        chunk_losses[chunk] = total_loss
-        chunk_weights[chunk] = total_weight
+    state = rng_states[chunk]
+    offset = chunk_offsets[chunk]
+    filled = offset
+    for slot in range(chunk_starts[chunk], chunk_starts[chunk + 1]):
+        user = user_order[slot]
+        begin = filled
+        for position in range(indptr[user], indptr[user + 1]):
+            positions[filled] = position
+            filled += 1
+        if not settings.random_order:
+            # Each user's positives together, in a random order.
+            state = _shuffle(positions, begin, filled, state)
+    if settings.random_order:
+        state = _shuffle(positions, offset, filled, state)
+    chunk_scratch = Scratch(
+        positions[offset:filled], scratch.kos_scores[chunk], scratch.kos_positions[chunk],
+        scratch.upcoming_negatives[chunk],
+    )
+    state, total_loss, total_weight = _train_positions(state, data, model, optimizer_state, chunk_scratch, settings)
+    rng_states[chunk] = state
+    chunk_losses[chunk] = total_loss
+    chunk_weights[chunk] = total_weight
+
+
+def _train_epoch(plan, data, model, optimizer_state, scratch, settings):
+    """:func:`train_epoch` of one variant (a template, see :func:`_variant`)."""
+    # The parallel loop only calls the serial _train_chunk: numba's parallel
+    # passes then work on a few lines instead of the whole chunk setup,
+    # which cut their compile time. The index is cast because numba types it
+    # uint64 in the parallel body and int64 in its serial twin, and would
+    # compile _train_chunk once for each.
+    for chunk in numba.prange(plan.chunk_starts.shape[0] - 1):
+        _train_chunk(np.int64(chunk), plan, data, model, optimizer_state, scratch, settings)
+
+
+# ------------------------------------------------------------------ variants
+# One dispatcher compiling every loss, optimizer and sampler into one
+# function took most of a first fit's time (numba typing and LLVM optimising
+# code that a fit never runs). The templates above instead read the loss
+# family, optimizer and sampler from the module constants below, and
+# _variant compiles a copy of them per combination actually used, in which
+# those are compile-time constants: numba prunes the other branches before
+# typing them.
+_LOSS_FAMILY = -1
+_OPTIMIZER = -1
+_SAMPLER = -1
+
+# Loss families, each a different training loop: the pairwise losses (their
+# loss code stays a run-time value), warp, warp-kos and logistic.
+_PAIRWISE, _WARP_FAMILY, _WARP_KOS_FAMILY, _POINTWISE = range(4)
+_FAMILY_NAMES = ("pairwise", "warp", "warp_kos", "pointwise")
+_LOSS_FAMILIES = {
+    code: {WARP: _WARP_FAMILY, WARP_KOS: _WARP_KOS_FAMILY, LOGISTIC: _POINTWISE}.get(code, _PAIRWISE)
+    for code in range(len(LOSSES))
+}
+
+# Templates in calling order (callees first) with their jit options.
+_TEMPLATES = (
+    (_pair_step, {"forceinline": True}),
+    (_point_step, {}),
+    (_train_positions, {"inline": "always"}),
+    (_train_chunk, {}),
+    (_train_epoch, {"parallel": True}),
+)
+
+_variants = {}
+
+
+def _variant(loss_family, optimizer, sampler):
+    """The compiled ``_train_epoch`` for one loss family, optimizer and sampler.
+
+    Each template is copied with module globals in which ``_LOSS_FAMILY``,
+    ``_OPTIMIZER`` and ``_SAMPLER`` hold the variant's codes and the
+    templates' names the variant's copies. A copy's qualified name carries the
+    variant, which keeps numba's on-disk caches of the variants apart.
+
+    Parameters
+    ----------
+    loss_family : int
+        One of ``_PAIRWISE``, ``_WARP_FAMILY``, ``_WARP_KOS_FAMILY``, ``_POINTWISE``.
+    optimizer, sampler : int
+        Codes of :data:`OPTIMIZER_CODES` and :data:`tripletrec.sampling.SAMPLER_CODES`.
+
+    Returns
+    -------
+    numba dispatcher (the plain function under ``NUMBA_DISABLE_JIT``)
+    """
+    key = (loss_family, optimizer, sampler)
+    if key not in _variants:
+        suffix = f"__{_FAMILY_NAMES[loss_family]}_{OPTIMIZERS[optimizer]}_{NEGATIVE_SAMPLERS[sampler]}".replace("-", "_")
+        namespace = dict(globals())
+        namespace.update(_LOSS_FAMILY=loss_family, _OPTIMIZER=optimizer, _SAMPLER=sampler)
+        for template, options in _TEMPLATES:
+            copy = types.FunctionType(
+                template.__code__, namespace, template.__name__, template.__defaults__, template.__closure__
+            )
+            copy.__qualname__ = template.__qualname__ + suffix
+            copy.__doc__ = template.__doc__
+            namespace[template.__name__] = numba.njit(**options, **_OPTIONS)(copy)
+        _variants[key] = namespace["_train_epoch"]
+    return _variants[key]
