@@ -1,13 +1,16 @@
-"""Entering numba's parallel kernels safely from several Python threads.
+"""Thread counts for the kernels, and safe entry into numba's parallel ones.
 
-numba runs ``parallel=True`` kernels on one of three threading layers. TBB
-and OpenMP accept calls from several Python threads at once; ``workqueue``,
-numba's fallback when neither library is installed, does not: a second
-concurrent call aborts the whole process ("Concurrent access has been
-detected"). A server answers requests from threads, so every call of a
-parallel kernel goes through :func:`parallel_section`, which serialises
-entry while the layer is not known to be thread-safe, and sets the kernel's
-thread count (numba's setting is per calling thread) for the call.
+Most kernels run serial ``nogil`` code on Python threads
+(:mod:`tripletrec.kernels.threads`), as many as ``numba.get_num_threads()``
+says for the calling thread: :func:`kernel_threads` sets that for one call.
+They may be called from several Python threads at once.
+
+The synthetic-data sampler still uses numba's ``parallel=True``, which runs
+on a threading layer. TBB and OpenMP accept calls from several Python threads
+at once; ``workqueue``, numba's fallback when neither library is installed,
+does not: a second concurrent call aborts the whole process ("Concurrent
+access has been detected"). :func:`parallel_section` serialises entry into
+such kernels while the layer is not known to be thread-safe.
 """
 
 from __future__ import annotations
@@ -18,12 +21,29 @@ from typing import Iterator
 
 import numba
 
-__all__ = ["THREAD_SAFE_LAYERS", "parallel_section"]
+__all__ = ["THREAD_SAFE_LAYERS", "kernel_threads", "parallel_section"]
 
 #: numba threading layers that accept concurrent calls from Python threads.
 THREAD_SAFE_LAYERS = ("tbb", "omp")
 
 _ENTRY = threading.Lock()
+
+
+@contextmanager
+def kernel_threads(threads: int) -> Iterator[None]:
+    """Run the body with numba's thread count of the calling thread set to ``threads``.
+
+    Parameters
+    ----------
+    threads : int
+        At most ``numba.config.NUMBA_NUM_THREADS``.
+    """
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _layer_is_thread_safe() -> bool:
@@ -37,7 +57,7 @@ def _layer_is_thread_safe() -> bool:
 
 @contextmanager
 def parallel_section(threads: int) -> Iterator[None]:
-    """Run the body (one parallel kernel call) with ``threads`` threads, safely.
+    """Run the body (one call of a ``parallel=True`` kernel) with ``threads`` threads, safely.
 
     Parameters
     ----------
@@ -47,11 +67,9 @@ def parallel_section(threads: int) -> Iterator[None]:
     serialise = not _layer_is_thread_safe()
     if serialise:
         _ENTRY.acquire()
-    previous = numba.get_num_threads()
     try:
-        numba.set_num_threads(threads)
-        yield
+        with kernel_threads(threads):
+            yield
     finally:
-        numba.set_num_threads(previous)
         if serialise:
             _ENTRY.release()

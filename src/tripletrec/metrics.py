@@ -48,10 +48,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import numba
 import numpy as np
 
-from ._parallel import parallel_section
 from ._validation import check_integer
 from .data.interactions import IdMap, Interactions
 from .kernels import ranking
@@ -410,36 +408,35 @@ def evaluate(
         top_items = np.empty((n_block, top_width), dtype=np.int32)
         cuts = np.empty(n_block if with_coverage else 0, dtype=np.float64)
         block_log_miss = np.empty_like(cuts)
-        with parallel_section(numba.get_num_threads()), ranking.parallel_chunks():
+        ranking.rank_block(
+            scores,
+            rows,
+            block_users,
+            ranking.Csr(positive_indptr, positive_indices),
+            ranking.Csr(excluded_indptr, excluded_indices),
+            k,
+            discounts,
+            with_coverage,
+            ranking.RankOutputs(metric_values[start : start + n_block], nan_counts, top_items, cuts, block_log_miss),
+        )
+        if all_items_pass:
             ranking.rank_block(
                 scores,
                 rows,
                 block_users,
-                ranking.Csr(positive_indptr, positive_indices),
-                ranking.Csr(excluded_indptr, excluded_indices),
+                ranking.Csr(test.indptr, test.indices),
+                ranking.Csr(no_exclusion_indptr, no_exclusion_indices),
                 k,
                 discounts,
-                with_coverage,
-                ranking.RankOutputs(metric_values[start : start + n_block], nan_counts, top_items, cuts, block_log_miss),
+                False,
+                ranking.RankOutputs(
+                    all_items_values[start : start + n_block],
+                    np.zeros(n_block, dtype=np.int64),
+                    np.empty((n_block, 0), dtype=np.int32),
+                    np.empty(0, dtype=np.float64),
+                    np.empty(0, dtype=np.float64),
+                ),
             )
-            if all_items_pass:
-                ranking.rank_block(
-                    scores,
-                    rows,
-                    block_users,
-                    ranking.Csr(test.indptr, test.indices),
-                    ranking.Csr(no_exclusion_indptr, no_exclusion_indices),
-                    k,
-                    discounts,
-                    False,
-                    ranking.RankOutputs(
-                        all_items_values[start : start + n_block],
-                        np.zeros(n_block, dtype=np.int64),
-                        np.empty((n_block, 0), dtype=np.int32),
-                        np.empty(0, dtype=np.float64),
-                        np.empty(0, dtype=np.float64),
-                    ),
-                )
         if nan_counts.any():
             first = int(np.flatnonzero(nan_counts)[0])
             user = int(block_users[first])
@@ -452,17 +449,16 @@ def evaluate(
             covered[top_items[top_items >= 0]] = True
             tied = np.flatnonzero(~np.isnan(cuts))
             if len(tied):
-                with ranking.parallel_chunks(1):
-                    ranking.tied_cut_log_miss(
-                        scores,
-                        rows[tied],
-                        block_users[tied],
-                        cuts[tied],
-                        block_log_miss[tied],
-                        excluded_indptr,
-                        excluded_indices,
-                        log_miss,
-                    )
+                ranking.tied_cut_log_miss(
+                    scores,
+                    rows[tied],
+                    block_users[tied],
+                    cuts[tied],
+                    block_log_miss[tied],
+                    excluded_indptr,
+                    excluded_indices,
+                    log_miss,
+                )
 
     means: dict[str, float] = {}
     per_user: dict[str, np.ndarray] = {}

@@ -6,12 +6,12 @@ the training algorithm on that user alone: the same loss, the same negative
 sampling rule and the same optimizer, but only the user's own vector moves
 (the item vectors and biases are read, never written). Each user is an
 independent small problem, so :func:`fold_in_users` solves them in parallel
-over users (``prange``) with no shared writes.
+over users (on threads, :mod:`tripletrec.kernels.threads`) with no shared writes.
 
 Random numbers come from one xorshift64* generator [1]_ per user, started
 from :func:`user_random_state` of ``(seed, user position)``: a user's vector
 depends only on the seed, the user's position in the batch and the user's
-items, never on the number of threads or on how ``prange`` schedules users.
+items, never on the number of threads or on how users are handed to threads.
 
 One epoch visits each of the user's positives once, in a random order, with
 the step of :func:`pair_step` (``bpr``, ``sigmoid``, ``hinge``, and ``warp``
@@ -48,6 +48,7 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from .threads import run_in_ranges
 from ..losses import HINGE, LOGISTIC, WARP, WARP_KOS
 from ..sampling import UNSEEN
 from .training import (
@@ -216,7 +217,7 @@ def user_random_state(seed, position):
     return mixed
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS, no_cpython_wrapper=True)
 def _update_user(user, adam_steps, direction_left, direction_right, gradient, rule):
     """``user.vector -= step(gradient * (left - right) + l2 * user.vector)``.
 
@@ -344,7 +345,7 @@ def point_step(user, adam_steps, item_vector, item_bias, label, weight, rule):
     return weight * value, adam_steps
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_OPTIONS, no_cpython_wrapper=True)
 def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_max_draws):
     state, item = random_below(state, n_items_bound)
     if sampler == UNSEEN:
@@ -355,7 +356,7 @@ def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_m
     return state, item
 
 
-@numba.njit(**_OPTIONS)
+@numba.njit(**_OPTIONS, no_cpython_wrapper=True)
 def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings):
     """Fold in the user at row ``user``; the bundles are those of :func:`fold_in_users`."""
     indptr, indices, weights = new_users
@@ -473,9 +474,11 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
         user_vector[index] = np.float32(vector_sum[index] / (epochs - first_averaged_epoch))
 
 
-@numba.njit(parallel=True, **_OPTIONS)
 def fold_in_users(new_users, items, user_factors, scratch, epoch_losses, settings):
     """Fold in every user of a CSR batch, in parallel over users, in place.
+
+    Users are folded in on ``numba.get_num_threads()`` threads, each running
+    :func:`_fold_in_range` over its users (:mod:`tripletrec.kernels.threads`).
 
     Parameters
     ----------
@@ -496,8 +499,11 @@ def fold_in_users(new_users, items, user_factors, scratch, epoch_losses, setting
         Loss, sampler, optimizer, epochs and the rest.
     """
     n_new = new_users.indptr.shape[0] - 1
-    for user in numba.prange(n_new):
-        # int64, as elsewhere: numba types the prange index as uint64 in the
-        # parallel body and int64 in its serial twin, and would compile the
-        # whole per-user kernel once for each.
-        _fold_in_user(np.int64(user), new_users, items, user_factors, scratch, epoch_losses, settings)
+    run_in_ranges(_fold_in_range, n_new, (new_users, items, user_factors, scratch, epoch_losses, settings))
+
+
+@numba.njit(nogil=True, **_OPTIONS)
+def _fold_in_range(first, last, new_users, items, user_factors, scratch, epoch_losses, settings):
+    """Fold in users ``first .. last - 1`` (serial; see :func:`fold_in_users`)."""
+    for user in range(first, last):
+        _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings)

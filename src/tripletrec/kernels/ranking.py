@@ -15,11 +15,11 @@ tied items (see :mod:`tripletrec.metrics` for each metric's formula).
 from __future__ import annotations
 
 from collections import namedtuple
-from contextlib import contextmanager
 
 import numba
 import numpy as np
-from numba import prange
+
+from .threads import run_in_ranges
 
 __all__ = [
     "AUC",
@@ -34,10 +34,8 @@ __all__ = [
     "RECIPROCAL_RANK",
     "ITEMS_PER_TASK",
     "SMALL_POSITIVE_COUNT",
-    "USERS_PER_CHUNK",
     "count_below_and_equal",
     "discount_prefix",
-    "parallel_chunks",
     "rank_metrics_from_counts",
     "rank_block",
     "tied_cut_log_miss",
@@ -90,27 +88,8 @@ log_miss : ndarray, shape (n_block,), float64
 # with log(positives) instead of positives.
 SMALL_POSITIVE_COUNT = 16
 
-# Users handed to a thread at a time (see parallel_chunks).
-USERS_PER_CHUNK = 4
-
 # Items per parallel task of tied_cut_log_miss.
 ITEMS_PER_TASK = 4096
-
-
-@contextmanager
-def parallel_chunks(size: int = USERS_PER_CHUNK):
-    """Context for a kernel call: parallel iterations handed out ``size`` at a time.
-
-    Threads take chunks as they finish, so a thread the OS pauses (other
-    programs running) does not hold up the whole call, as it does with one
-    static slice per thread. Set from Python around the call rather than
-    inside the kernels, because a kernel that sets it cannot be cached.
-    """
-    previous = numba.set_parallel_chunksize(size)
-    try:
-        yield
-    finally:
-        numba.set_parallel_chunksize(previous)
 
 
 def discount_prefix(k: int) -> np.ndarray:
@@ -129,7 +108,7 @@ def discount_prefix(k: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _count_not_greater(sorted_values, value):
     """Number of entries of ascending ``sorted_values`` that are <= ``value``."""
     low = 0
@@ -143,7 +122,7 @@ def _count_not_greater(sorted_values, value):
     return low
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _contains(sorted_items, item):
     """Whether ascending int array ``sorted_items`` holds ``item``."""
     low = 0
@@ -157,7 +136,7 @@ def _contains(sorted_items, item):
     return low < sorted_items.shape[0] and sorted_items[low] == item
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _sort_ascending(values):
     """Heap sort ``values`` (no NaN) in place, ascending.
 
@@ -176,7 +155,7 @@ def _sort_ascending(values):
         _sift_down_max(values, 0, end)
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always", no_cpython_wrapper=True)
 def _sift_down_max(values, start, size):
     position = start
     value = values[position]
@@ -197,7 +176,7 @@ def _sift_down_max(values, start, size):
 # would otherwise widen them to int64), so LLVM packs 8 float32 compares and
 # 8 counter adds per AVX2 instruction. Item counts fit in int32 (item
 # indices are int32).
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _count_below_equal(row, value):
     """(#scores < value, #scores == value) over the whole row."""
     n_below = np.int32(0)
@@ -209,7 +188,7 @@ def _count_below_equal(row, value):
     return np.int64(n_below), np.int64(n_equal)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _count_around(row, value):
     """(#scores < value, #scores == value, #scores > value) over the whole row."""
     n_below = np.int32(0)
@@ -223,7 +202,7 @@ def _count_around(row, value):
     return np.int64(n_below), np.int64(n_equal), np.int64(n_above)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _count_above_equal(row, value):
     """(#scores > value, #scores == value) over the whole row."""
     n_above = np.int32(0)
@@ -241,7 +220,7 @@ _ADD = np.int64(1)
 _REMOVE = np.int64(-1)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _histogram_value(sorted_positive_scores, value, strictly_between, equal_to_group, sign):
     # strictly_between[p]: values with exactly p positive scores <= them and
     # equal to none; equal_to_group[h]: values equal to the positive scores
@@ -253,7 +232,7 @@ def _histogram_value(sorted_positive_scores, value, strictly_between, equal_to_g
         strictly_between[position] += sign
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _add_histogram_counts(sorted_positive_scores, strictly_between, equal_to_group, below, equal):
     # Turn the histogram into per-positive counts and add them to below/equal.
     n_positives = sorted_positive_scores.shape[0]
@@ -496,7 +475,6 @@ def top_k_cut(row, excluded, k, buffer):
     return cut, n_above, n_at_cut, filled - n_above
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
 def rank_block(scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out):
     """Rank metrics (and optionally the top-k items) of a block of users.
 
@@ -519,15 +497,19 @@ def rank_block(scores, rows, users, positives_csr, excluded_csr, k, discounts, w
     out : RankOutputs
         Written in place.
     """
-    # The parallel loop only calls the serial _rank_user: numba's parallel
-    # passes on the whole per-user body took most of this kernel's compile
-    # time. The index is cast because numba types it uint64 in the parallel
-    # body and int64 in its serial twin, and would compile _rank_user twice.
-    for b in prange(rows.shape[0]):
-        _rank_user(np.int64(b), scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out)
+    # Users on threads, each thread ranking a range (tripletrec.kernels.threads).
+    arguments = (scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out)
+    run_in_ranges(_rank_users, rows.shape[0], arguments)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _rank_users(first, last, scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out):
+    """:func:`rank_block` for block users ``first .. last - 1`` (serial)."""
+    for b in range(first, last):
+        _rank_user(b, scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out)
+
+
+@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True)
 def _rank_user(b, scores, rows, users, positives_csr, excluded_csr, k, discounts, with_top_k, out):
     """:func:`rank_block`'s work for block user ``b``; the other parameters are its own."""
     positive_indptr, positive_indices = positives_csr
@@ -579,7 +561,6 @@ def _rank_user(b, scores, rows, users, positives_csr, excluded_csr, k, discounts
             log_miss_out[b] = np.log1p(-slots / n_at_cut)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
 def tied_cut_log_miss(scores, rows, users, cuts, log_miss, excluded_indptr, excluded_indices, out):
     """Add, per item, the log-probability of missing the tied cuts' top k.
 
@@ -602,7 +583,15 @@ def tied_cut_log_miss(scores, rows, users, cuts, log_miss, excluded_indptr, excl
     n_items = scores.shape[1]
     n_tasks = (n_items + ITEMS_PER_TASK - 1) // ITEMS_PER_TASK
     # Tasks own disjoint item ranges, so their writes to `out` never collide.
-    for task in prange(n_tasks):
+    arguments = (scores, rows, users, cuts, log_miss, excluded_indptr, excluded_indices, out)
+    run_in_ranges(_tied_cut_tasks, n_tasks, arguments)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _tied_cut_tasks(first, last, scores, rows, users, cuts, log_miss, excluded_indptr, excluded_indices, out):
+    """:func:`tied_cut_log_miss` for item tasks ``first .. last - 1`` (serial)."""
+    n_items = scores.shape[1]
+    for task in range(first, last):
         start = task * ITEMS_PER_TASK
         stop = min(start + ITEMS_PER_TASK, n_items)
         for t in range(rows.shape[0]):

@@ -27,15 +27,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .threads import run_in_ranges
+
 __all__ = ["select_top_k"]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", no_cpython_wrapper=True)
 def _is_worse(score_a, column_a, score_b, column_b):
     return score_a < score_b or (score_a == score_b and column_a > column_b)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _sift_down(heap_scores, heap_columns, start, size):
     """Restore the worst-at-root heap order below ``start`` in ``heap[:size]``."""
     position = start
@@ -59,7 +61,7 @@ def _sift_down(heap_scores, heap_columns, start, size):
     heap_columns[position] = column
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _sort_heap_best_first(heap_scores, heap_columns, k):
     """Heap sort in place: the worst goes to the back, leaving best first."""
     for end in range(k - 1, 0, -1):
@@ -78,7 +80,7 @@ def _sort_heap_best_first(heap_scores, heap_columns, k):
 _CHUNK = 64
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _insert_range(row, start, stop, first_column, heap_scores, heap_columns, k):
     threshold = heap_scores[0]
     for column in range(start, stop):
@@ -90,7 +92,7 @@ def _insert_range(row, start, stop, first_column, heap_scores, heap_columns, k):
             threshold = heap_scores[0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _insert_range_with_biases(row, biases, start, stop, first_column, heap_scores,
                               heap_columns, k):
     threshold = heap_scores[0]
@@ -103,7 +105,7 @@ def _insert_range_with_biases(row, biases, start, stop, first_column, heap_score
             threshold = heap_scores[0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _scan_row(row, first_column, heap_scores, heap_columns, k):
     n_columns = row.shape[0]
     chunked_end = n_columns - n_columns % _CHUNK
@@ -118,7 +120,7 @@ def _scan_row(row, first_column, heap_scores, heap_columns, k):
     _insert_range(row, chunked_end, n_columns, first_column, heap_scores, heap_columns, k)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True)
 def _scan_row_with_biases(row, biases, first_column, heap_scores, heap_columns, k):
     n_columns = row.shape[0]
     chunked_end = n_columns - n_columns % _CHUNK
@@ -134,7 +136,6 @@ def _scan_row_with_biases(row, biases, first_column, heap_scores, heap_columns, 
                               heap_scores, heap_columns, k)
 
 
-@numba.njit(cache=True, parallel=True)
 def select_top_k(
     scores,
     first_query,
@@ -187,11 +188,29 @@ def select_top_k(
     out_scores : ndarray, shape (n_query, k), float32
         Their scores, ``-inf`` in unfilled slots.
     """
-    n_rows, width = scores.shape
+    # Rows on threads, each thread selecting for a range (tripletrec.kernels.threads).
+    arguments = (
+        scores, first_query, first_column, biases, (exclude_indptr, exclude_indices), item_to_column, k,
+        (start_heaps, finish_heaps), (out_columns, out_scores),
+    )
+    run_in_ranges(_select_rows, scores.shape[0], arguments)
+
+
+@numba.njit(cache=True, nogil=True)
+def _select_rows(first, last, scores, first_query, first_column, biases, exclusions, item_to_column, k, phases, out):
+    """:func:`select_top_k` for tile rows ``first .. last - 1`` (serial).
+
+    ``exclusions`` is ``(exclude_indptr, exclude_indices)``, ``phases``
+    ``(start_heaps, finish_heaps)`` and ``out`` ``(out_columns, out_scores)``.
+    """
+    exclude_indptr, exclude_indices = exclusions
+    start_heaps, finish_heaps = phases
+    out_columns, out_scores = out
+    width = scores.shape[1]
     has_biases = biases.shape[0] > 0
     has_exclusions = exclude_indptr.shape[0] > 0
     negative_infinity = np.float32(-np.inf)
-    for row_index in numba.prange(n_rows):
+    for row_index in range(first, last):
         query = first_query + row_index
         row = scores[row_index]
         if has_exclusions:

@@ -73,6 +73,7 @@ import numpy as np
 from ..losses import BPR, LOGISTIC, LOSSES, SIGMOID, WARP, WARP_KOS
 from ..sampling import NEGATIVE_SAMPLERS, POPULARITY, UNSEEN
 from .prefetch import prefetch
+from .threads import run_in_ranges
 
 __all__ = [
     "OPTIMIZERS",
@@ -127,6 +128,11 @@ WARP_LOOKAHEAD = 8
 # diverges. Reassociation lets LLVM vectorise the dot products.
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 _OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
+# Functions only other kernels call need no Python entry point: numba skips
+# building and compiling its wrapper, which was a fifth of a first fit's
+# compile time.
+_NO_WRAPPER = {"no_cpython_wrapper": True}
+_INTERNAL = {**_OPTIONS, **_NO_WRAPPER}
 
 # ------------------------------------------------------------ bundle types
 # The kernels take their arrays and settings in these few named tuples, which
@@ -268,7 +274,7 @@ _ONE32 = np.float32(1.0)
 
 
 # ------------------------------------------------------------------ prefetch
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _prefetch_row(matrix, row):
     if matrix.shape[0] > 0:
         values = matrix[row]
@@ -310,7 +316,7 @@ def random_below(state, bound):
     return state, np.int64(((bits >> _SHIFT_32) * bound) >> _SHIFT_32)
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _shuffle(values, start, stop, state):
     # Fisher-Yates on values[start:stop].
     for slot in range(stop - 1, start, -1):
@@ -337,7 +343,7 @@ def contains_sorted(indices, start, stop, item):
     return low < stop and indices[low] == item
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _draw_negative(state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, max_draws):
     """One negative item for the user whose items are ``indices[start:stop]``."""
     if sampler == POPULARITY:
@@ -507,7 +513,7 @@ def dot(left, right):
     return total
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _dot_difference(user, positive, negative):
     total = _ZERO32
     for k in range(user.shape[0]):
@@ -515,14 +521,14 @@ def _dot_difference(user, positive, negative):
     return total
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _adam_rate(learning_rate, steps, row):
     steps[row] += 1
     t = steps[row]
     return np.float32(learning_rate * math.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t))
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _pair_update(u_row, p_row, n_row, gradient, l2, rate_u, rate_p, rate_n):
     # SGD and row-wise Adagrad: each row moves by its own rate times its gradient.
     for k in range(u_row.shape[0]):
@@ -534,7 +540,7 @@ def _pair_update(u_row, p_row, n_row, gradient, l2, rate_u, rate_p, rate_n):
         n_row[k] = n - rate_n * (l2 * n - gradient * u)
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
     for k in range(u_row.shape[0]):
         u = u_row[k]
@@ -543,7 +549,7 @@ def _point_update(u_row, i_row, gradient, l2, rate_u, rate_i):
         i_row[k] = v - rate_i * (gradient * u + l2 * v)
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias = item_biases[item]
@@ -553,7 +559,7 @@ def _adagrad_bias_point(item, gradient, item_biases, bias_moment2, learning_rate
     item_biases[item] = bias - learning_rate * gb / np.sqrt(sb)
 
 
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2):
     # Both Adagrads: a bias is a row of one value.
     bias_p = item_biases[positive]
@@ -783,7 +789,7 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
 
 
 # ------------------------------------------------------------------- epochs
-@numba.njit(forceinline=True, **_OPTIONS)
+@numba.njit(forceinline=True, **_INTERNAL)
 def _prefetch_example(position, negative, data, model, optimizer_state):
     user = data.interaction_users[position]
     positive = data.indices[position]
@@ -990,7 +996,9 @@ def train_epoch(plan, data, model, optimizer_state, scratch, settings):
         Loss, sampler, optimizer and their hyper-parameters.
     """
     kernel = _variant(_LOSS_FAMILIES[settings.loss], settings.optimizer, settings.sampler)
-    kernel(plan, data, model, optimizer_state, scratch, settings)
+    # Chunks hold about equal numbers of interactions: one range per thread.
+    n_chunks = plan.chunk_starts.shape[0] - 1
+    run_in_ranges(kernel, n_chunks, (plan, data, model, optimizer_state, scratch, settings), tasks_per_thread=1)
 
 
 def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
@@ -1022,15 +1030,14 @@ def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
     chunk_weights[chunk] = total_weight
 
 
-def _train_epoch(plan, data, model, optimizer_state, scratch, settings):
-    """:func:`train_epoch` of one variant (a template, see :func:`_variant`)."""
-    # The parallel loop only calls the serial _train_chunk: numba's parallel
-    # passes then work on a few lines instead of the whole chunk setup,
-    # which cut their compile time. The index is cast because numba types it
-    # uint64 in the parallel body and int64 in its serial twin, and would
-    # compile _train_chunk once for each.
-    for chunk in numba.prange(plan.chunk_starts.shape[0] - 1):
-        _train_chunk(np.int64(chunk), plan, data, model, optimizer_state, scratch, settings)
+def _train_chunks(first, last, plan, data, model, optimizer_state, scratch, settings):
+    """Train chunks ``first .. last - 1`` of the epoch plan (a template, see :func:`_variant`).
+
+    Serial and compiled without the GIL: :func:`train_epoch` runs one range
+    of chunks per thread (see :mod:`tripletrec.kernels.threads`).
+    """
+    for chunk in range(first, last):
+        _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings)
 
 
 # ------------------------------------------------------------------ variants
@@ -1056,18 +1063,18 @@ _LOSS_FAMILIES = {
 
 # Templates in calling order (callees first) with their jit options.
 _TEMPLATES = (
-    (_pair_step, {"forceinline": True}),
-    (_point_step, {}),
-    (_train_positions, {"inline": "always"}),
-    (_train_chunk, {}),
-    (_train_epoch, {"parallel": True}),
+    (_pair_step, {"forceinline": True, **_NO_WRAPPER}),
+    (_point_step, _NO_WRAPPER),
+    (_train_positions, {"inline": "always", **_NO_WRAPPER}),
+    (_train_chunk, _NO_WRAPPER),
+    (_train_chunks, {"nogil": True}),
 )
 
 _variants = {}
 
 
 def _variant(loss_family, optimizer, sampler):
-    """The compiled ``_train_epoch`` for one loss family, optimizer and sampler.
+    """The compiled ``_train_chunks`` for one loss family, optimizer and sampler.
 
     Each template is copied with module globals in which ``_LOSS_FAMILY``,
     ``_OPTIMIZER`` and ``_SAMPLER`` hold the variant's codes and the
@@ -1097,5 +1104,5 @@ def _variant(loss_family, optimizer, sampler):
             copy.__qualname__ = template.__qualname__ + suffix
             copy.__doc__ = template.__doc__
             namespace[template.__name__] = numba.njit(**options, **_OPTIONS)(copy)
-        _variants[key] = namespace["_train_epoch"]
+        _variants[key] = namespace["_train_chunks"]
     return _variants[key]

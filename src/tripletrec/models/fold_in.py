@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .._parallel import parallel_section
+from .._parallel import kernel_threads
 from .._validation import check_integer, check_memory, check_real
 from ..data.interactions import IdMap, Interactions
 from ..kernels import fold_in as fold_in_kernels
@@ -223,7 +223,7 @@ def fold_in_vectors(
     epoch_losses = np.zeros((n_new, settings["epochs"]), dtype=np.float64)
     # Only the uncompiled kernel (NUMBA_DISABLE_JIT) warns: uint64 products
     # wrap by design, and divergence is reported below.
-    with parallel_section(threads), np.errstate(over="ignore", invalid="ignore"):
+    with kernel_threads(threads), np.errstate(over="ignore", invalid="ignore"):
         fold_in_kernels.fold_in_users(
             fold_in_kernels.NewUsers(
                 np.ascontiguousarray(train.indptr, dtype=np.int64),

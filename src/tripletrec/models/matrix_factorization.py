@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .._parallel import parallel_section
+from .._parallel import kernel_threads
 from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer, check_memory
 from ..data.interactions import Interactions
 from ..kernels import training
@@ -534,7 +534,7 @@ class MatrixFactorization(BaseModel):
         chunk_weights = np.zeros(settings.n_chunks, dtype=np.float64)
         # Only the uncompiled (NUMBA_DISABLE_JIT) kernel warns: uint64 products
         # wrap by design, and divergence is reported by the trainer.
-        with parallel_section(settings.n_chunks), np.errstate(over="ignore", invalid="ignore"):
+        with kernel_threads(settings.n_chunks), np.errstate(over="ignore", invalid="ignore"):
             training.train_epoch(
                 training.EpochPlan(
                     order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .._parallel import parallel_section
+from .._parallel import kernel_threads
 from .._validation import check_integer
 from ..kernels.topk import select_top_k
 
@@ -164,7 +164,7 @@ def check_threads(threads: Any) -> int:
 
 def _select_block(threads: int, *arguments: Any) -> None:
     # numba's thread count is per calling thread: set where the kernel runs.
-    with parallel_section(threads):
+    with kernel_threads(threads):
         select_top_k(*arguments)
 
 
