@@ -58,8 +58,11 @@ RESULT_PREFIX = "RESULT "
 #: name -> (library, what it is); the order of tables and legends.
 SYSTEMS = {
     "tripletrec bpr": ("tripletrec", "MatrixFactorization(loss='bpr'), defaults (row-wise Adagrad)"),
-    "tripletrec warp": ("tripletrec", "MatrixFactorization(loss='warp', negatives='unseen', optimizer='adagrad', "
-                                      "learning_rate=0.05, l2=0.5, bias_l2=0.01): the best seed-protocol setting"),
+    "tripletrec warp": (
+        "tripletrec",
+        "MatrixFactorization(loss='warp', negatives='unseen', optimizer='adagrad', "
+        "learning_rate=0.05, l2=0.5, bias_l2=0.01): the best seed-protocol setting",
+    ),
     "implicit bpr": ("implicit", "implicit.cpu.bpr.BayesianPersonalizedRanking, defaults (SGD, lr 0.01, reg 0.01)"),
     "implicit als": ("implicit", "implicit.cpu.als.AlternatingLeastSquares, defaults (reg 0.01, alpha 1)"),
     "lightfm bpr": ("lightfm", "LightFM(loss='bpr'), defaults (Adagrad, lr 0.05)"),
@@ -132,8 +135,9 @@ class _Tripletrec:
 
         params = dict(dim=dim, threads=threads, seed=seed)
         if system == "tripletrec warp":
-            params.update(loss="warp", negatives="unseen", optimizer="adagrad", learning_rate=0.05, l2=0.5,
-                          bias_l2=0.01)
+            params.update(
+                loss="warp", negatives="unseen", optimizer="adagrad", learning_rate=0.05, l2=0.5, bias_l2=0.01
+            )
         self.model = MatrixFactorization(**params)
 
     def train(self, train, epochs, after_epoch=None):
@@ -203,9 +207,7 @@ class _LightFM:
 
 def _adapter(system, dim, threads, seed):
     library = SYSTEMS[system][0]
-    return {"tripletrec": _Tripletrec, "implicit": _Implicit, "lightfm": _LightFM}[library](
-        system, dim, threads, seed
-    )
+    return {"tripletrec": _Tripletrec, "implicit": _Implicit, "lightfm": _LightFM}[library](system, dim, threads, seed)
 
 
 def _load_synthetic(path):
@@ -233,7 +235,8 @@ def _warm_up(system, threads):
 
 
 def run_seed_protocol(spec):
-    from tripletrec import data as datasets, evaluate
+    from tripletrec import data as datasets
+    from tripletrec import evaluate
 
     data = datasets.movielens("ml-100k", split="ua", min_rating=4)
     train, test = data.train.binarize(), data.test
@@ -248,8 +251,14 @@ def run_seed_protocol(spec):
         scorer = system.scorer()
         auc_all = evaluate(scorer, test, train=train, metrics=("auc_all",)).means["auc_all"]
         precision = evaluate(scorer, test, train=train, k=10, metrics=("precision",)).means["precision@10"]
-        curve.append({"epoch": len(curve) + 1, "seconds": paused - started - evaluating, "auc_all": auc_all,
-                      "precision@10": precision})
+        curve.append(
+            {
+                "epoch": len(curve) + 1,
+                "seconds": paused - started - evaluating,
+                "auc_all": auc_all,
+                "precision@10": precision,
+            }
+        )
         evaluating += time.perf_counter() - paused
 
     started = time.perf_counter()
@@ -302,8 +311,11 @@ def library_version(library):
 
 def importable(library):
     """(True, version) or (False, reason)."""
-    probe = {"tripletrec": "import tripletrec", "implicit": "import implicit.cpu.bpr, implicit.cpu.als",
-             "lightfm": "from lightfm import LightFM"}[library]
+    probe = {
+        "tripletrec": "import tripletrec",
+        "implicit": "import implicit.cpu.bpr, implicit.cpu.als",
+        "lightfm": "from lightfm import LightFM",
+    }[library]
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     if completed.returncode == 0:
         return True, library_version(library)
@@ -327,39 +339,56 @@ def machine_info(threads):
             memory = f"{int(info.readline().split()[1]) / 1024**2:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    versions = {name: library_version(name) for name in ("tripletrec", "numpy", "scipy", "numba", "implicit",
-                                                          "lightfm")}
+    versions = {
+        name: library_version(name) for name in ("tripletrec", "numpy", "scipy", "numba", "implicit", "lightfm")
+    }
     blas = "unknown"
     try:
         from threadpoolctl import threadpool_info
 
-        found = [f"{entry['internal_api']} {entry['version']}" for entry in threadpool_info()
-                 if entry.get("user_api") == "blas"]
+        found = [
+            f"{entry['internal_api']} {entry['version']}"
+            for entry in threadpool_info()
+            if entry.get("user_api") == "blas"
+        ]
         blas = ", ".join(sorted(set(found))) or "none found"
     except ImportError:
         pass
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "threads": threads, "memory": memory,
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-        "blas": blas, "versions": versions,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "blas": blas,
+        "versions": versions,
     }
 
 
 def run_worker(spec, timeout):
     """One system in a fresh process; returns its result or {'error': ...}."""
     threads = str(spec["threads"])
-    environment = dict(os.environ, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
-                       OMP_NUM_THREADS=threads, NUMBA_NUM_THREADS=threads)
+    environment = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+        OMP_NUM_THREADS=threads,
+        NUMBA_NUM_THREADS=threads,
+    )
     try:
         completed = subprocess.run(
-            [sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
-            env=environment, timeout=timeout,
+            [sys.executable, __file__, "--worker", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     last = (completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"])[-1]
     return {"error": last}
 
@@ -398,8 +427,14 @@ def plot_seed(results, path):
         if "curve" not in result:
             continue
         curve = result["curve"]
-        axis.plot([point["seconds"] for point in curve], [point["auc_all"] for point in curve], marker="o",
-                  markersize=3, label=system, linewidth=2.2 if system.startswith("tripletrec") else 1.4)
+        axis.plot(
+            [point["seconds"] for point in curve],
+            [point["auc_all"] for point in curve],
+            marker="o",
+            markersize=3,
+            label=system,
+            linewidth=2.2 if system.startswith("tripletrec") else 1.4,
+        )
     axis.set_xscale("log")
     axis.set_xlabel("cumulative training time (s, log scale)")
     axis.set_ylabel("test auc_all (training items count as negatives)")
@@ -419,11 +454,19 @@ def plot_scale(results, path):
 
     figure, axis = plt.subplots(figsize=(7, 4.2), dpi=110)
     for system in SCALE_SYSTEMS:
-        points = sorted((size, result["samples_per_second"]) for (name, size), result in results.items()
-                        if name == system and "samples_per_second" in result)
+        points = sorted(
+            (size, result["samples_per_second"])
+            for (name, size), result in results.items()
+            if name == system and "samples_per_second" in result
+        )
         if points:
-            axis.plot([size for size, _ in points], [rate / 1e6 for _, rate in points], marker="o", label=system,
-                      linewidth=2.2 if system.startswith("tripletrec") else 1.4)
+            axis.plot(
+                [size for size, _ in points],
+                [rate / 1e6 for _, rate in points],
+                marker="o",
+                label=system,
+                linewidth=2.2 if system.startswith("tripletrec") else 1.4,
+            )
     axis.set_xscale("log")
     axis.set_xlabel("training interactions (log scale)")
     axis.set_ylabel("million samples per second")
@@ -444,8 +487,16 @@ def summary_rows(seed_results, scale_results, serve_size):
             continue
         last = seed["curve"][-1]
         scale = scale_results.get((system, serve_size), {})
-        rows.append((system, last["auc_all"], last["precision@10"], last["seconds"],
-                     scale.get("samples_per_second"), scale.get("serve_seconds")))
+        rows.append(
+            (
+                system,
+                last["auc_all"],
+                last["precision@10"],
+                last["seconds"],
+                scale.get("samples_per_second"),
+                scale.get("serve_seconds"),
+            )
+        )
     return rows
 
 
@@ -457,8 +508,10 @@ def summary_table(rows, serve_size, epochs):
         "|---|---|---|---|---|---|",
     ]
     for system, auc_all, precision, seconds, rate, serve in rows:
-        lines.append(f"| {system} | {auc_all:.4f} | {precision:.4f} | {seconds:.2f} | "
-                     f"{'–' if rate is None else f'{rate / 1e6:.2f}M'} | {_figure(serve)} |")
+        lines.append(
+            f"| {system} | {auc_all:.4f} | {precision:.4f} | {seconds:.2f} | "
+            f"{'–' if rate is None else f'{rate / 1e6:.2f}M'} | {_figure(serve)} |"
+        )
     return "\n".join(lines)
 
 
@@ -514,8 +567,10 @@ def write_page(path, context):
             continue
         last = result["curve"][-1]
         best = max(result["curve"], key=lambda point: point["auc_all"])
-        lines.append(f"| {system} | {last['auc_all']:.4f} | {last['precision@10']:.4f} | "
-                     f"{best['auc_all']:.4f} ({best['epoch']}) | {last['seconds']:.2f} | {result['peak_rss_mib']:.0f} |")
+        lines.append(
+            f"| {system} | {last['auc_all']:.4f} | {last['precision@10']:.4f} | "
+            f"{best['auc_all']:.4f} ({best['epoch']}) | {last['seconds']:.2f} | {result['peak_rss_mib']:.0f} |"
+        )
     lines += [
         "",
         "## 2. Scale: synthetic interactions, dim 64",
@@ -539,13 +594,17 @@ def write_page(path, context):
         if "samples_per_second" not in result:
             lines.append(f"{prefix} {result.get('error', result.get('skipped', ''))} | | |")
             continue
-        lines.append(f"{prefix} {result['seconds_per_epoch']:.2f} | {result['samples_per_second'] / 1e6:.2f}M | "
-                     f"{result['peak_rss_mib']:.0f} ({result['ready_rss_mib']:.0f}) |")
+        lines.append(
+            f"{prefix} {result['seconds_per_epoch']:.2f} | {result['samples_per_second'] / 1e6:.2f}M | "
+            f"{result['peak_rss_mib']:.0f} ({result['ready_rss_mib']:.0f}) |"
+        )
     ratios = context["ratios"]
     if ratios:
         lines += ["", "tripletrec bpr's samples per second over each peer's, same size, same run:", ""]
-        lines += [f"- {size_label(size)}: " + ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in by_peer.items())
-                  for size, by_peer in ratios.items()]
+        lines += [
+            f"- {size_label(size)}: " + ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in by_peer.items())
+            for size, by_peer in ratios.items()
+        ]
     serve = context["serve_size"]
     lines += [
         "",
@@ -561,8 +620,10 @@ def write_page(path, context):
     for system in SCALE_SYSTEMS:
         result = context["scale"].get((system, serve), {})
         if "serve_seconds" in result:
-            lines.append(f"| {system} | {result['serve_users']:,} | {result['serve_seconds']:.2f} | "
-                         f"{result['serve_peak_rss_mib']:.0f} |")
+            lines.append(
+                f"| {system} | {result['serve_users']:,} | {result['serve_seconds']:.2f} | "
+                f"{result['serve_peak_rss_mib']:.0f} |"
+            )
         else:
             reason = result.get("serve_skipped", result.get("error", result.get("skipped", "not run")))
             lines.append(f"| {system} | – | skipped: {reason} | |")
@@ -576,17 +637,19 @@ def update_readme(readme, table, epochs, cores):
     if start not in text or end not in text:
         print(f"README has no {start} ... {end} block: not updated")
         return
-    block = "\n".join([
-        start,
-        "![auc_all against training time on MovieLens 100k](docs/img/seed_protocol.png)",
-        "",
-        table,
-        "",
-        f"MovieLens 100k `ua` (ratings >= 4), dim 100, {epochs} epochs; throughput on synthetic data, dim 64; "
-        f"all from one run of `python benchmarks/compare.py` on a {cores}-core machine. Details, the machine and "
-        "how each peer was installed: [docs/benchmarks.md](docs/benchmarks.md).",
-        end,
-    ])
+    block = "\n".join(
+        [
+            start,
+            "![auc_all against training time on MovieLens 100k](docs/img/seed_protocol.png)",
+            "",
+            table,
+            "",
+            f"MovieLens 100k `ua` (ratings >= 4), dim 100, {epochs} epochs; throughput on synthetic data, dim 64; "
+            f"all from one run of `python benchmarks/compare.py` on a {cores}-core machine. Details, the machine and "
+            "how each peer was installed: [docs/benchmarks.md](docs/benchmarks.md).",
+            end,
+        ]
+    )
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1]
     readme.write_text(before + block + after)
@@ -609,8 +672,10 @@ def main():
     began = time.perf_counter()
     command = "python benchmarks/compare.py" + (" --quick" if args.quick else "")
     machine = machine_info(args.threads)
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['os']}, "
-          f"Python {machine['python']}, BLAS {machine['blas']}")
+    print(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['os']}, "
+        f"Python {machine['python']}, BLAS {machine['blas']}"
+    )
     print("versions: " + ", ".join(f"{name} {version or '-'}" for name, version in machine["versions"].items()))
     status = {library: importable(library) for library in ("tripletrec", "implicit", "lightfm")}
     for library, (ok, detail) in status.items():
@@ -628,18 +693,26 @@ def main():
         if system not in available:
             seed_results[system] = {"skipped": status[SYSTEMS[system][0]][1]}
             continue
-        result = run_worker({"workload": "seed", "system": system, "threads": args.threads, "seed": args.seed,
-                             "epochs": seed_epochs}, args.timeout)
+        result = run_worker(
+            {"workload": "seed", "system": system, "threads": args.threads, "seed": args.seed, "epochs": seed_epochs},
+            args.timeout,
+        )
         seed_results[system] = result
         if "curve" in result:
             last = result["curve"][-1]
-            print(f"  {system:<16} auc_all {last['auc_all']:.4f}  p@10 {last['precision@10']:.4f}  "
-                  f"training {last['seconds']:.2f} s", flush=True)
+            print(
+                f"  {system:<16} auc_all {last['auc_all']:.4f}  p@10 {last['precision@10']:.4f}  "
+                f"training {last['seconds']:.2f} s",
+                flush=True,
+            )
         else:
             print(f"  {system:<16} failed: {result['error']}", flush=True)
 
-    print(f"\n2. scale ({', '.join(size_label(size) for size in sizes)}; dim 64, {scale_epochs} epoch(s)) "
-          f"and 3. serving ({size_label(serve_size)})", flush=True)
+    print(
+        f"\n2. scale ({', '.join(size_label(size) for size in sizes)}; dim 64, {scale_epochs} epoch(s)) "
+        f"and 3. serving ({size_label(serve_size)})",
+        flush=True,
+    )
     scale_results = {}
     with tempfile.TemporaryDirectory(prefix="tripletrec-compare-") as directory:
         paths = make_synthetic(directory, sizes)
@@ -648,17 +721,27 @@ def main():
                 if system not in available:
                     scale_results[system, size] = {"skipped": status[SYSTEMS[system][0]][1]}
                     continue
-                result = run_worker({"workload": "scale", "system": system, "threads": args.threads,
-                                     "seed": args.seed, "epochs": scale_epochs, "data": paths[size],
-                                     "serve": size == serve_size}, args.timeout)
+                result = run_worker(
+                    {
+                        "workload": "scale",
+                        "system": system,
+                        "threads": args.threads,
+                        "seed": args.seed,
+                        "epochs": scale_epochs,
+                        "data": paths[size],
+                        "serve": size == serve_size,
+                    },
+                    args.timeout,
+                )
                 scale_results[system, size] = result
                 if "samples_per_second" in result:
-                    served = (f"  top-10 all users {result['serve_seconds']:.2f} s"
-                              if "serve_seconds" in result else "")
-                    print(f"  {size_label(size):>4} {system:<16} {result['seconds_per_epoch']:7.2f} s/epoch "
-                          f"{result['samples_per_second'] / 1e6:6.2f}M samples/s  peak RSS "
-                          f"{result['peak_rss_mib']:6.0f} MiB (before training {result['ready_rss_mib']:.0f}){served}",
-                          flush=True)
+                    served = f"  top-10 all users {result['serve_seconds']:.2f} s" if "serve_seconds" in result else ""
+                    print(
+                        f"  {size_label(size):>4} {system:<16} {result['seconds_per_epoch']:7.2f} s/epoch "
+                        f"{result['samples_per_second'] / 1e6:6.2f}M samples/s  peak RSS "
+                        f"{result['peak_rss_mib']:6.0f} MiB (before training {result['ready_rss_mib']:.0f}){served}",
+                        flush=True,
+                    )
                 else:
                     print(f"  {size_label(size):>4} {system:<16} failed: {result['error']}", flush=True)
 
@@ -666,12 +749,16 @@ def main():
     for size in sizes:
         ours = scale_results.get(("tripletrec bpr", size), {}).get("samples_per_second")
         if ours:
-            ratios[size] = {peer: ours / scale_results[peer, size]["samples_per_second"]
-                            for peer in SCALE_SYSTEMS[1:]
-                            if "samples_per_second" in scale_results.get((peer, size), {})}
+            ratios[size] = {
+                peer: ours / scale_results[peer, size]["samples_per_second"]
+                for peer in SCALE_SYSTEMS[1:]
+                if "samples_per_second" in scale_results.get((peer, size), {})
+            }
     for size, by_peer in ratios.items():
-        print(f"  tripletrec bpr / peer at {size_label(size)}: "
-              + ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in by_peer.items()))
+        print(
+            f"  tripletrec bpr / peer at {size_label(size)}: "
+            + ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in by_peer.items())
+        )
 
     image_directory = args.out / "img"
     image_directory.mkdir(parents=True, exist_ok=True)
@@ -681,15 +768,25 @@ def main():
     table = summary_table(rows, serve_size, seed_epochs)
     print("\n" + table)
     context = {
-        "command": command, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "mode": "quick" if args.quick else "full", "duration": time.perf_counter() - began, "machine": machine,
-        "status": status, "seed": seed_results, "seed_epochs": seed_epochs, "scale": scale_results,
-        "scale_epochs": scale_epochs, "ratios": ratios, "serve_size": serve_size,
+        "command": command,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": "quick" if args.quick else "full",
+        "duration": time.perf_counter() - began,
+        "machine": machine,
+        "status": status,
+        "seed": seed_results,
+        "seed_epochs": seed_epochs,
+        "scale": scale_results,
+        "scale_epochs": scale_epochs,
+        "ratios": ratios,
+        "serve_size": serve_size,
     }
     write_page(args.out / "benchmarks.md", context)
     update_readme(args.readme, table, seed_epochs, machine["cores"])
-    print(f"\nwrote {args.out / 'benchmarks.md'}, {image_directory}/seed_protocol.png, scale.png "
-          f"in {(time.perf_counter() - began) / 60:.1f} min")
+    print(
+        f"\nwrote {args.out / 'benchmarks.md'}, {image_directory}/seed_protocol.png, scale.png "
+        f"in {(time.perf_counter() - began) / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def movielens_part(repeats: int) -> None:
     for label, excluded in (("train removed", train), ("train=None   ", None)):
         evaluate(model, test, excluded, k=10, metrics=METRICS)  # compile / load the kernels
         best = min(
-            seconds_of(lambda: evaluate(model, test, excluded, k=10, metrics=METRICS))
+            seconds_of(lambda excluded=excluded: evaluate(model, test, excluded, k=10, metrics=METRICS))
             for _ in range(repeats)
         )
         verdict = "OK" if best < 0.050 else "MISSED"
@@ -86,9 +86,7 @@ def synthetic_test_set(n_users: int, n_items: int, n_test_users: int, rng) -> In
     users = np.repeat(test_users, positives_per_user)
     # Items start + 997 * j (mod n_items), j < 5: distinct since 997 * j < n_items.
     starts = np.repeat(rng.integers(0, n_items, n_test_users), positives_per_user)
-    offsets = np.arange(len(users)) - np.repeat(
-        np.cumsum(positives_per_user) - positives_per_user, positives_per_user
-    )
+    offsets = np.arange(len(users)) - np.repeat(np.cumsum(positives_per_user) - positives_per_user, positives_per_user)
     items = (starts + offsets * 997) % n_items
     return Interactions.from_indices(users, items, shape=(n_users, n_items), duplicates="error")
 
@@ -135,9 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure (best is kept)")
     parser.add_argument("--part", choices=("a", "b", "both"), default="both")
-    parser.add_argument(
-        "--block-size", type=int, default=None, help="users per block in (b); default: evaluate's"
-    )
+    parser.add_argument("--block-size", type=int, default=None, help="users per block in (b); default: evaluate's")
     arguments = parser.parse_args()
     default_data = REPOSITORY.parent / "shared" / "datasets"
     if default_data.is_dir():

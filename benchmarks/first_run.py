@@ -150,9 +150,7 @@ def print_table(report: dict) -> None:
         print(f"{step:<15}{f['cold']:>9.2f}{f['warm']:>9.2f}{f['compile']:>11.2f}{f['cold_cpu']:>12.2f}")
     total = report["target"]["cold_total"]
     verdict = "meets" if total <= TARGET_SECONDS else "misses"
-    print(
-        f"cold {' + '.join(TARGET_STEPS)} = {total:.2f} s: {verdict} the {TARGET_SECONDS:.0f} s target"
-    )
+    print(f"cold {' + '.join(TARGET_STEPS)} = {total:.2f} s: {verdict} the {TARGET_SECONDS:.0f} s target")
     for label, lines in report["notices"].items():
         print(f"compile notices, last {label} process: {len(lines)}")
         for line in lines:

@@ -33,9 +33,7 @@ import scipy.sparse as sp
 from tripletrec.serving.exact import ITEM_CHUNK, _score_and_select, default_block_size, top_k
 
 
-def random_exclusions(
-    n_users: int, n_items: int, low: int, high: int, rng: np.random.Generator
-) -> sp.csr_matrix:
+def random_exclusions(n_users: int, n_items: int, low: int, high: int, rng: np.random.Generator) -> sp.csr_matrix:
     """Each user gets a random set of ``low .. high`` items (fewer after dedup)."""
     counts = rng.integers(low, high + 1, size=n_users)
     rows = np.repeat(np.arange(n_users, dtype=np.int64), counts)
@@ -61,17 +59,23 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
-        "--block-sizes", type=int, nargs="*", default=[],
+        "--block-sizes",
+        type=int,
+        nargs="*",
+        default=[],
         help="extra block sizes to time besides the default",
     )
     parser.add_argument(
-        "--item-chunks", type=int, nargs="*", default=[],
+        "--item-chunks",
+        type=int,
+        nargs="*",
+        default=[],
         help="also time tiles of this many items (blocks sized for 64 MiB tiles)",
     )
-    parser.add_argument("--sequential", action="store_true",
-                        help="also time the default without overlapping scoring and selection")
-    parser.add_argument("--biases", action="store_true",
-                        help="also time the default block size with item biases")
+    parser.add_argument(
+        "--sequential", action="store_true", help="also time the default without overlapping scoring and selection"
+    )
+    parser.add_argument("--biases", action="store_true", help="also time the default block size with item biases")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -96,9 +100,8 @@ def main() -> None:
     default = default_block_size(args.items)
     settings = {"floor": lambda: np.matmul(user_vectors, item_vectors.T, out=product)}
     for block_size in [default] + [size for size in args.block_sizes if size != default]:
-        settings[(block_size, False)] = (
-            lambda size=block_size: top_k(user_vectors, item_vectors, args.k,
-                                          exclude=exclude, block_size=size)
+        settings[(block_size, False)] = lambda size=block_size: top_k(
+            user_vectors, item_vectors, args.k, exclude=exclude, block_size=size
         )
     exclude_indptr = exclude.indptr.astype(np.int64)
     exclude_indices = exclude.indices.astype(np.int64)
@@ -106,30 +109,47 @@ def main() -> None:
         # The same loop with scoring and selection taking turns instead of
         # overlapping, to show what the overlap buys.
         settings[(default, "sequential")] = lambda: _score_and_select(
-            user_vectors, item_vectors.T, args.k, np.empty(0, dtype=np.float32),
-            exclude_indptr, exclude_indices, np.arange(args.items, dtype=np.int64),
-            default, numba.get_num_threads(), ITEM_CHUNK, overlap=False,
+            user_vectors,
+            item_vectors.T,
+            args.k,
+            np.empty(0, dtype=np.float32),
+            exclude_indptr,
+            exclude_indices,
+            np.arange(args.items, dtype=np.int64),
+            default,
+            numba.get_num_threads(),
+            ITEM_CHUNK,
+            overlap=False,
         )
     threads = numba.get_num_threads()
     for chunk in args.item_chunks:
         size = default_block_size(chunk)
-        settings[(size, ("chunk", chunk))] = (
-            lambda size=size, chunk=chunk: _score_and_select(
-                user_vectors, item_vectors.T, args.k, np.empty(0, dtype=np.float32),
-                exclude_indptr, exclude_indices, np.arange(args.items, dtype=np.int64),
-                size, threads, chunk,
-            )
+        settings[(size, ("chunk", chunk))] = lambda size=size, chunk=chunk: _score_and_select(
+            user_vectors,
+            item_vectors.T,
+            args.k,
+            np.empty(0, dtype=np.float32),
+            exclude_indptr,
+            exclude_indices,
+            np.arange(args.items, dtype=np.int64),
+            size,
+            threads,
+            chunk,
         )
     if args.biases:
         settings[(default, True)] = lambda: top_k(
-            user_vectors, item_vectors, args.k, item_biases=item_biases,
-            exclude=exclude, block_size=default,
+            user_vectors,
+            item_vectors,
+            args.k,
+            item_biases=item_biases,
+            exclude=exclude,
+            block_size=default,
         )
     times: dict = {key: [] for key in settings}
     for _ in range(args.repeats):
         for key, function in settings.items():
             times[key].append(timed(function))
-    del product
+    product = None  # free the scores before the next section
 
     floor_wall = min(wall for wall, _ in times["floor"])
     floor_cpu = min(cpu for _, cpu in times["floor"])

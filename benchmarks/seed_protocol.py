@@ -47,12 +47,32 @@ from tripletrec.metrics import evaluate
 from tripletrec.models import MatrixFactorization
 
 CONFIGS = {
-    "seed": dict(dim=100, loss="sigmoid", negatives="uniform", optimizer="adagrad", learning_rate=0.3,
-                 l2=0.01, biases=False, use_weights=False, epochs=20),
-    "seed-adam": dict(dim=100, loss="sigmoid", negatives="uniform", optimizer="adam", learning_rate=0.01,
-                      l2=0.0, biases=False, use_weights=False, epochs=20),
+    "seed": dict(
+        dim=100,
+        loss="sigmoid",
+        negatives="uniform",
+        optimizer="adagrad",
+        learning_rate=0.3,
+        l2=0.01,
+        biases=False,
+        use_weights=False,
+        epochs=20,
+    ),
+    "seed-adam": dict(
+        dim=100,
+        loss="sigmoid",
+        negatives="uniform",
+        optimizer="adam",
+        learning_rate=0.01,
+        l2=0.0,
+        biases=False,
+        use_weights=False,
+        epochs=20,
+    ),
     "default": dict(),
-    "best": dict(loss="warp", negatives="unseen", optimizer="adagrad", learning_rate=0.05, l2=0.5, bias_l2=0.01, epochs=25),
+    "best": dict(
+        loss="warp", negatives="unseen", optimizer="adagrad", learning_rate=0.05, l2=0.5, bias_l2=0.01, epochs=25
+    ),
 }
 
 
@@ -71,8 +91,10 @@ def per_epoch_table(name, params, train, test):
     cumulative = 0.0
     for record in rows:
         cumulative += record["seconds"]
-        print(f"{record['epoch']:>5d} {record['loss']:>8.4f} {record['seconds']:>8.4f} {cumulative:>10.4f} "
-              f"{record['auc_all']:>7.4f} {record['p@10']:>7.4f}")
+        print(
+            f"{record['epoch']:>5d} {record['loss']:>8.4f} {record['seconds']:>8.4f} {cumulative:>10.4f} "
+            f"{record['auc_all']:>7.4f} {record['p@10']:>7.4f}"
+        )
     return rows[-1], cumulative
 
 
@@ -94,7 +116,9 @@ def main() -> None:
 
     data = datasets.movielens("ml-100k", split="ua", min_rating=4)
     train, test = data.train, data.test
-    print(f"ml-100k ua, ratings >= 4: {train.n_users} x {train.n_items}, {len(train):,} train / {len(test):,} test pairs")
+    print(
+        f"ml-100k ua, ratings >= 4: {train.n_users} x {train.n_items}, {len(train):,} train / {len(test):,} test pairs"
+    )
     # Compile (or load from numba's cache) every kernel variant before timing.
     for params in CONFIGS.values():
         MatrixFactorization(**{**params, "epochs": 1}).fit(train, progress=False)
@@ -107,15 +131,16 @@ def main() -> None:
         times = fit_times(CONFIGS[name], train, args.repeats)
         summaries.append((name, last, cumulative, times, load_before))
 
-    print("\n== summary (auc_all (seed notebook's definition: training items count as negatives); p@10: train items excluded)")
+    print(
+        "\n== summary (auc_all (seed notebook's definition: training items count as negatives); p@10: train items excluded)"
+    )
     for name, last, cumulative, times, load in summaries:
         print(
             f"{name:>9}: epochs {last['epoch']:>3d}  auc_all {last['auc_all']:.4f}  p@10 {last['p@10']:.4f}  "
             f"epoch-seconds sum {cumulative:.3f} s  fit() wall min {min(times):.3f} s "
             f"median {statistics.median(times):.3f} s over {len(times)}  (load average {load:.2f})"
         )
-    print(f"numba threads: {__import__('numba').get_num_threads()}, cpus: {os.cpu_count()}, "
-          f"numpy {np.__version__}")
+    print(f"numba threads: {__import__('numba').get_num_threads()}, cpus: {os.cpu_count()}, numpy {np.__version__}")
 
 
 if __name__ == "__main__":

@@ -90,8 +90,11 @@ def report(name, model, walls, fastest_epoch, train, test, epochs):
     auc, precision = accuracy(model, test, train)
     best = len(train) * epochs / min(walls)
     epoch_figure = f"{len(train) / fastest_epoch:>12,.0f} (best epoch)" if fastest_epoch else f"{'':>25}"
-    print(f"{name:<32} fit s {', '.join(f'{w:.2f}' for w in walls):<18} samples/s {best:>12,.0f} (best fit)  "
-          f"{epoch_figure}  auc {auc:.4f}  p@10 {precision:.4f}", flush=True)
+    print(
+        f"{name:<32} fit s {', '.join(f'{w:.2f}' for w in walls):<18} samples/s {best:>12,.0f} (best fit)  "
+        f"{epoch_figure}  auc {auc:.4f}  p@10 {precision:.4f}",
+        flush=True,
+    )
     return best
 
 
@@ -128,13 +131,12 @@ def compare_bpr_with_implicit(train, test, epochs, repeats):
         if implicit is not None:
             models["implicit"], wall = fit_implicit(train, epochs, seed=repeat)
             implicit_walls.append(wall)
-    figures = {
-        name: report(name, models[name], walls[name], fastest[name], train, test, epochs) for name in contenders
-    }
+    figures = {name: report(name, models[name], walls[name], fastest[name], train, test, epochs) for name in contenders}
     if implicit is None:
         return
-    theirs = report(f"implicit {implicit.__version__} BPR", models["implicit"], implicit_walls, None, train, test,
-                    epochs)
+    theirs = report(
+        f"implicit {implicit.__version__} BPR", models["implicit"], implicit_walls, None, train, test, epochs
+    )
     ratios = ", ".join(f"{name.removeprefix('tripletrec ')} {figure / theirs:.2f}x" for name, figure in figures.items())
     print(f"\nratio to implicit BPR (best fit wall time, same epochs): {ratios}\n")
 
@@ -142,7 +144,9 @@ def compare_bpr_with_implicit(train, test, epochs, repeats):
 def movielens_order_comparison(repeats):
     data = datasets.movielens("ml-100k", split="ua", min_rating=4)
     train, test = data.train, data.test
-    print("\nvisiting order on ml-100k ua (default model, 2 threads; auc_all: seed notebook's definition, training items count as negatives):")
+    print(
+        "\nvisiting order on ml-100k ua (default model, 2 threads; auc_all: seed notebook's definition, training items count as negatives):"
+    )
     for random_order in (False, True):
         aucs, precisions, walls = [], [], []
         for seed in range(repeats):
@@ -153,8 +157,10 @@ def movielens_order_comparison(repeats):
             aucs.append(evaluate(model, test, train=train, metrics=("auc_all",)).means["auc_all"])
             precisions.append(evaluate(model, test, train=train, metrics=("precision",)).means["precision@10"])
         label = "fully random order" if random_order else "user by user (default)"
-        print(f"  {label:<24} auc_all {np.mean(aucs):.4f} +- {np.std(aucs):.4f}  p@10 {np.mean(precisions):.4f} "
-              f"+- {np.std(precisions):.4f}  fit wall median {statistics.median(walls):.3f} s  ({repeats} seeds)")
+        print(
+            f"  {label:<24} auc_all {np.mean(aucs):.4f} +- {np.std(aucs):.4f}  p@10 {np.mean(precisions):.4f} "
+            f"+- {np.std(precisions):.4f}  fit wall median {statistics.median(walls):.3f} s  ({repeats} seeds)"
+        )
 
 
 def main() -> None:
@@ -172,8 +178,10 @@ def main() -> None:
     data = datasets.synthetic(args.users, args.items, args.interactions, 32, 1.0, 0)
     print(f"synthetic: {data.interactions} generated in {time.perf_counter() - started:.1f} s")
     train, test = split_some_users(data.interactions, 2000, 0.2, seed=0)
-    print(f"train {len(train):,} pairs, held out {len(test):,} pairs of 2,000 users; dim 64, 2 threads; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"train {len(train):,} pairs, held out {len(test):,} pairs of 2,000 users; dim 64, 2 threads; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     # Compile (or load from numba's cache) every kernel variant first.
     warm = data.interactions.select(np.arange(len(data.interactions)) < 20_000)
     for params in (dict(), dict(optimizer="adagrad"), dict(optimizer="sgd"), dict(loss="warp")):

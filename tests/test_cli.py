@@ -53,8 +53,20 @@ def test_console_script_entry_point_runs():
 
 def test_fit_prints_one_row_per_epoch_and_a_summary(capsys, data_dir):
     status, out, err = run_cli(
-        capsys, "fit", "--dataset", "ml-100k", "--split", "ua", "--min-rating", "4",
-        "--dim", "16", "--epochs", "3", "--threads", "1",
+        capsys,
+        "fit",
+        "--dataset",
+        "ml-100k",
+        "--split",
+        "ua",
+        "--min-rating",
+        "4",
+        "--dim",
+        "16",
+        "--epochs",
+        "3",
+        "--threads",
+        "1",
     )
     assert status == 0, err
     lines = out.strip().splitlines()
@@ -73,8 +85,21 @@ def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setenv("TRIPLETREC_DATA", str(tmp_path))
     status, out, err = run_cli(
-        capsys, "fit", "--dataset", "synthetic", "--users", "200", "--items", "100",
-        "--interactions", "3000", "--split", "leave-one-out", "--epochs", "2", "--json",
+        capsys,
+        "fit",
+        "--dataset",
+        "synthetic",
+        "--users",
+        "200",
+        "--items",
+        "100",
+        "--interactions",
+        "3000",
+        "--split",
+        "leave-one-out",
+        "--epochs",
+        "2",
+        "--json",
     )
     assert status == 0, err
     document = json.loads(out)
@@ -91,10 +116,15 @@ def test_fit_synthetic_json_needs_no_download(capsys, tmp_path, monkeypatch):
         (["fit", "--dataset", "synthetic", "--dim", "0"], "--dim must be an integer >= 1, got 0"),
         (["fit", "--dataset", "synthetic", "--split", "ua"], "--split 'ua' is not a split of synthetic"),
         # Divergence and sizes no machine holds: one line naming the flag, never a traceback.
-        (["fit", "--dataset", "synthetic", "--learning-rate", "1e30", "--optimizer", "sgd", "--epochs", "2"],
-         "training diverged in epoch 1"),
+        (
+            ["fit", "--dataset", "synthetic", "--learning-rate", "1e30", "--optimizer", "sgd", "--epochs", "2"],
+            "training diverged in epoch 1",
+        ),
         (["fit", "--dataset", "synthetic", "--dim", "1099511627776"], "lower --dim"),
-        (["fit", "--dataset", "synthetic", "--epochs", "1000000000000"], "--epochs must be an integer >= 1 and <= 100000"),
+        (
+            ["fit", "--dataset", "synthetic", "--epochs", "1000000000000"],
+            "--epochs must be an integer >= 1 and <= 100000",
+        ),
     ],
 )
 def test_fit_user_errors(capsys, argv, fragment):
@@ -118,7 +148,9 @@ def test_divergence_names_the_learning_rate_flag_and_not_the_loss(capsys):
 
 def test_recommend_caps_an_impossible_k_at_the_catalogue(capsys, tmp_path):
     model = tmp_path / "m.npz"
-    assert run_cli(capsys, "fit", "--dataset", "synthetic", "--items", "50", "--epochs", "1", "--out", str(model))[0] == 0
+    assert (
+        run_cli(capsys, "fit", "--dataset", "synthetic", "--items", "50", "--epochs", "1", "--out", str(model))[0] == 0
+    )
     status, out, err = run_cli(capsys, "recommend", str(model), "--user", "0", "-k", "1000000000000", "--json")
     assert status == 0, err
     document = json.loads(out)

@@ -32,8 +32,24 @@ OWN = ["--user-col", "u", "--item-col", "i", "--weight-col", "w", "--time-col", 
 def test_fit_on_own_csv_then_recommend_and_evaluate_reload_it(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_clicks(tmp_path / "clicks.csv")
-    status, out, err = run_cli(capsys, "fit", "--data", "clicks.csv", *OWN, "--split", "leave-one-out",
-                               "--dim", "8", "--epochs", "2", "--threads", "1", "--out", "m.npz", "--json")
+    status, out, err = run_cli(
+        capsys,
+        "fit",
+        "--data",
+        "clicks.csv",
+        *OWN,
+        "--split",
+        "leave-one-out",
+        "--dim",
+        "8",
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+        "--out",
+        "m.npz",
+        "--json",
+    )
     assert status == 0, err
     document = json.loads(out)
     assert document["dataset"] == "clicks.csv" and document["test_pairs"] == 40
@@ -51,8 +67,20 @@ def test_fit_on_own_csv_then_recommend_and_evaluate_reload_it(capsys, tmp_path, 
 
 def test_min_rating_and_random_split_on_own_csv(capsys, tmp_path):
     path = write_clicks(tmp_path / "clicks.csv")
-    status, out, err = run_cli(capsys, "info", "--data", str(path), *OWN, "--min-rating", "4",
-                               "--split", "random", "--test-fraction", "0.25", "--json")
+    status, out, err = run_cli(
+        capsys,
+        "info",
+        "--data",
+        str(path),
+        *OWN,
+        "--min-rating",
+        "4",
+        "--split",
+        "random",
+        "--test-fraction",
+        "0.25",
+        "--json",
+    )
     assert status == 0, err
     document = json.loads(out)
     assert document["weights"]["min"] >= 4
@@ -83,8 +111,9 @@ def test_wrong_column_names_the_flag_and_the_columns_found(capsys, tmp_path):
 
 def test_parquet_without_pyarrow_names_the_install_command(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    status, out, err = run_cli(capsys, "fit", "--data", str(tmp_path / "clicks.parquet"), "--user-col", "u",
-                               "--item-col", "i")
+    status, out, err = run_cli(
+        capsys, "fit", "--data", str(tmp_path / "clicks.parquet"), "--user-col", "u", "--item-col", "i"
+    )
     assert status == 2 and err.count("\n") == 1
     assert "pip install pandas pyarrow" in err
 
@@ -152,14 +181,26 @@ def test_datasets_lists_splits_as_text_and_json(capsys):
 def test_model_whose_training_file_is_gone_asks_for_data_then_uses_it(capsys, tmp_path):
     original = write_clicks(tmp_path / "clicks.csv")
     model = tmp_path / "m.npz"
-    status, out, err = run_cli(capsys, "fit", "--data", str(original), *OWN, "--epochs", "1", "--dim", "4",
-                               "--threads", "1", "--out", str(model))
+    status, out, err = run_cli(
+        capsys,
+        "fit",
+        "--data",
+        str(original),
+        *OWN,
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        str(model),
+    )
     assert status == 0, err
     moved = original.rename(tmp_path / "moved.csv")
     status, out, err = run_cli(capsys, "recommend", str(model), "--user", "user1")
     assert status == 2 and err.count("\n") == 1
     assert "give --data FILE" in err
-    status, out, err = run_cli(capsys, "recommend", str(model), "--user", "user1", "--data", str(moved), *OWN,
-                               "--json")
+    status, out, err = run_cli(capsys, "recommend", str(model), "--user", "user1", "--data", str(moved), *OWN, "--json")
     assert status == 0, err
     assert json.loads(out)[0]["user"] == "user1"

@@ -26,8 +26,22 @@ def subcommand_names() -> list[str]:
 @pytest.fixture(scope="module")
 def synthetic_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "synthetic.npz"
-    status = main(["fit", *SYNTHETIC, "--split", "leave-one-out", "--dim", "8", "--epochs", "2",
-                   "--threads", "1", "--out", str(path)])
+    status = main(
+        [
+            "fit",
+            *SYNTHETIC,
+            "--split",
+            "leave-one-out",
+            "--dim",
+            "8",
+            "--epochs",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            str(path),
+        ]
+    )
     assert status == 0
     return path
 
@@ -65,8 +79,24 @@ def test_fit_json_auc_and_auc_all_equal_python_evaluate(capsys, data_dir, tmp_pa
     from tripletrec.metrics import evaluate
 
     out = tmp_path / "ml100k.npz"
-    document = run_json(capsys, "fit", "--dataset", "ml-100k", "--split", "ua", "--dim", "8", "--epochs", "2",
-                        "--seed", "3", "--threads", "1", "--out", str(out))
+    document = run_json(
+        capsys,
+        "fit",
+        "--dataset",
+        "ml-100k",
+        "--split",
+        "ua",
+        "--dim",
+        "8",
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
     assert document["model"] == str(out)
     data = datasets.movielens("ml-100k", split="ua", path=data_dir, download=False, progress=False)
     expected = evaluate(load(out), data.test, train=data.train, metrics=("auc", "auc_all")).means

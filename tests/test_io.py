@@ -68,8 +68,7 @@ def test_round_trip_keeps_dtypes_shapes_values_and_header(model_file):
         assert arrays[name].shape == array.shape, name
         np.testing.assert_array_equal(arrays[name], array)
     assert header["model_class"] == "MatrixFactorization"
-    assert header["hyperparameters"] == {"dim": 3, "learning_rate": float(np.float32(0.05)),
-                                         "loss": "warp"}
+    assert header["hyperparameters"] == {"dim": 3, "learning_rate": float(np.float32(0.05)), "loss": "warp"}
     assert header["history"]["loss"][:2] == [1.5, 0.75]
     assert np.isnan(header["history"]["loss"][2])
     assert header["history"]["epochs"] == 3
@@ -134,9 +133,7 @@ def test_bad_header_or_names_are_refused(tmp_path, header, arrays, message):
     assert os.listdir(tmp_path) == []
 
 
-def test_failure_while_writing_removes_the_temporary_and_keeps_the_old_file(
-    tmp_path, monkeypatch
-):
+def test_failure_while_writing_removes_the_temporary_and_keeps_the_old_file(tmp_path, monkeypatch):
     path = save_arrays(tmp_path / "m.npz", {"round": 1}, {"a": np.zeros(2), "b": np.zeros(2)})
     original = path.read_bytes()
     real_write_array = np.lib.format.write_array
@@ -273,8 +270,7 @@ def test_npz_with_pickled_object_array_is_refused_without_unpickling(tmp_path):
         def __reduce__(self):
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
 
-    header = np.frombuffer(json.dumps({"format": "tripletrec-model", "format_version": 1})
-                           .encode(), dtype=np.uint8)
+    header = np.frombuffer(json.dumps({"format": "tripletrec-model", "format_version": 1}).encode(), dtype=np.uint8)
     np.savez(path, __header__=header, payload=np.array([Explodes()], dtype=object))
     with pytest.raises(ModelFileError, match="array 'payload' holds pickled Python objects"):
         load_arrays(path)
@@ -308,8 +304,7 @@ def test_entry_claiming_a_huge_shape_is_refused_before_allocating(model_file):
 
 
 def test_every_single_byte_flip_is_caught_or_harmless(tmp_path):
-    arrays = {"factors": np.arange(6, dtype=np.float32).reshape(2, 3),
-              "ids": np.array(["a", "bc"])}
+    arrays = {"factors": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": np.array(["a", "bc"])}
     path = save_arrays(tmp_path / "small.npz", {"model_class": "Demo"}, arrays)
     original = path.read_bytes()
     expected_header, _ = load_arrays(path)
@@ -336,6 +331,7 @@ def test_every_single_byte_flip_is_caught_or_harmless(tmp_path):
 # ------------------------------------------------- sizes checked before inflating
 def rewrite_header(path, change):
     """Rewrite the JSON header through ``change(header)`` (the checksum goes stale)."""
+
     def transform(data):
         header = json.loads(np.lib.format.read_array(iolib.BytesIO(data)).tobytes().decode("utf-8"))
         change(header)
@@ -352,12 +348,39 @@ def write_raw_zip(path, entries):
     for name, method, payload, crc, inflated_size in entries:
         encoded = name.encode("ascii")
         offset = len(content)
-        content += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(payload),
-                               inflated_size, len(encoded), 0) + encoded + payload
-        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, len(payload),
-                                 inflated_size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
-    content += directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
-                                       len(directory), len(content), 0)
+        content += (
+            struct.pack(
+                "<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(payload), inflated_size, len(encoded), 0
+            )
+            + encoded
+            + payload
+        )
+        directory += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(payload),
+                inflated_size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
+    content += directory + struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(directory), len(content), 0
+    )
     path.write_bytes(bytes(content))
 
 
@@ -376,14 +399,19 @@ def test_zip_bomb_entry_is_refused_from_the_zip_directory_without_inflating(mode
     with zipfile.ZipFile(model_file) as archive:
         entries = [(info.filename, 0, archive.read(info), info.CRC, info.file_size) for info in archive.infolist()]
     # The CRC is not computed: the loader must refuse before it would get to check one.
-    entries = [("user_factors.npy", 8, stream, 0, inflated_size) if name == "user_factors.npy"
-               else (name, 0, data, crc, size) for name, _, data, crc, size in entries]
+    entries = [
+        ("user_factors.npy", 8, stream, 0, inflated_size) if name == "user_factors.npy" else (name, 0, data, crc, size)
+        for name, _, data, crc, size in entries
+    ]
     write_raw_zip(model_file, entries)
     assert model_file.stat().st_size < 3 * 2**20
     started = time.perf_counter()
-    with pytest.raises(ModelFileError, match=rf"entry 'user_factors.npy' would inflate to {inflated_size} bytes "
-                                             r"but the header declares array 'user_factors' as shape \(7, 3\) "
-                                             r"of float32 \(84 bytes\); refused without inflating it"):
+    with pytest.raises(
+        ModelFileError,
+        match=rf"entry 'user_factors.npy' would inflate to {inflated_size} bytes "
+        r"but the header declares array 'user_factors' as shape \(7, 3\) "
+        r"of float32 \(84 bytes\); refused without inflating it",
+    ):
         load_arrays(model_file)
     assert time.perf_counter() - started < 1.0
 
@@ -407,20 +435,27 @@ def test_entry_that_is_not_an_npy_array_is_refused(model_file):
 def test_preamble_disagreeing_with_the_layout_is_refused(model_file):
     # Same size, another dtype: only the layout tells.
     rewrite_entry(model_file, "user_factors.npy", lambda data: data.replace(b"'<f4'", b"'<i4'", 1))
-    with pytest.raises(ModelFileError, match=r"array 'user_factors' claims shape \(7, 3\) of int32 but the header "
-                                             r"declares shape \(7, 3\) of float32"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"array 'user_factors' claims shape \(7, 3\) of int32 but the header "
+        r"declares shape \(7, 3\) of float32",
+    ):
         load_arrays(model_file)
 
 
 @pytest.mark.parametrize(
     "layout, message",
     [
-        ({"dtype": "<f8", "shape": [2**30, 2**30]},
-         r"declares array 'fortran' of shape \(1073741824, 1073741824\) of float64 \(9223372036854775808 bytes\), "
-         r"which brings the file past the 1099511627776 bytes \(MAX_MODEL_BYTES\)"),
-        ({"dtype": "|V0", "shape": [2**40, 2**40]},
-         r"declares array 'fortran' of shape \(1099511627776, 1099511627776\), whose "
-         r"1208925819614629174706176 elements overflow an index"),
+        (
+            {"dtype": "<f8", "shape": [2**30, 2**30]},
+            r"declares array 'fortran' of shape \(1073741824, 1073741824\) of float64 \(9223372036854775808 bytes\), "
+            r"which brings the file past the 1099511627776 bytes \(MAX_MODEL_BYTES\)",
+        ),
+        (
+            {"dtype": "|V0", "shape": [2**40, 2**40]},
+            r"declares array 'fortran' of shape \(1099511627776, 1099511627776\), whose "
+            r"1208925819614629174706176 elements overflow an index",
+        ),
         ({"dtype": "<f8", "shape": [3, -4]}, r"declares array 'fortran' with an invalid shape \[3, -4\]"),
         ({"dtype": "<f8", "shape": [3, True]}, r"declares array 'fortran' with an invalid shape \[3, True\]"),
         ({"dtype": "not-a-dtype", "shape": [3, 4]}, r"declares array 'fortran' with an invalid dtype 'not-a-dtype'"),
@@ -460,8 +495,12 @@ def test_save_refuses_more_than_the_loader_accepts(tmp_path, monkeypatch):
 
 def write_file_without_layout(path, arrays, compression):
     """A file as save_arrays wrote it before headers carried array_layout."""
-    header = {"format": "tripletrec-model", "format_version": FORMAT_VERSION,
-              "library_version": tripletrec.__version__, "arrays": sorted(arrays)}
+    header = {
+        "format": "tripletrec-model",
+        "format_version": FORMAT_VERSION,
+        "library_version": tripletrec.__version__,
+        "arrays": sorted(arrays),
+    }
     header["checksum"] = io._checksum(header, arrays)
     with zipfile.ZipFile(path, "w", compression=compression) as archive:
         entries = {"__header__": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays}
@@ -483,8 +522,10 @@ def test_file_without_layout_loads_only_if_stored_uncompressed(tmp_path):
 def test_stored_entry_whose_sizes_disagree_is_refused(model_file):
     with zipfile.ZipFile(model_file) as archive:
         entries = [(info.filename, 0, archive.read(info), info.CRC, info.file_size) for info in archive.infolist()]
-    entries = [(name, method, data, crc, size + 1000 if name == "item_biases.npy" else size)
-               for name, method, data, crc, size in entries]
+    entries = [
+        (name, method, data, crc, size + 1000 if name == "item_biases.npy" else size)
+        for name, method, data, crc, size in entries
+    ]
     write_raw_zip(model_file, entries)
     with pytest.raises(ModelFileError, match=r"entry 'item_biases.npy' declares \d+ stored and \d+ inflated bytes"):
         load_arrays(model_file)

@@ -146,9 +146,7 @@ class TestKnownAnswers:
         assert result["precision@4"] == pytest.approx(2 / 4)
         assert result["recall@4"] == pytest.approx(1.0)
         assert result["map@4"] == pytest.approx((1 / 2 + 2 / 4) / 2)
-        assert result["ndcg@4"] == pytest.approx(
-            (1 / LOG2_3 + 1 / math.log2(5)) / (1 + 1 / LOG2_3)
-        )
+        assert result["ndcg@4"] == pytest.approx((1 / LOG2_3 + 1 / math.log2(5)) / (1 + 1 / LOG2_3))
 
     def test_train_removed_from_candidates(self):
         train = interactions([[0]], 6)
@@ -252,7 +250,14 @@ def test_evaluation_structure():
     result = evaluate(scores, interactions([[1], [], [0, 2]], 3), k=2)
     assert isinstance(result, Evaluation)
     assert list(result.means) == [
-        "auc", "precision@2", "recall@2", "ndcg@2", "map@2", "hit_rate@2", "mrr", "coverage@2"
+        "auc",
+        "precision@2",
+        "recall@2",
+        "ndcg@2",
+        "map@2",
+        "hit_rate@2",
+        "mrr",
+        "coverage@2",
     ]
     assert set(result.per_user) == set(result.means) - {"coverage@2"}
     assert result.users.tolist() == [0, 2]
@@ -389,9 +394,7 @@ def test_map_at_n_items_agrees_with_average_precision(seed, n_users, n_items, n_
     k=st.integers(1, 7),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
-def test_every_metric_equals_the_average_over_tie_orders(
-    seed, n_users, n_items, n_levels, train_share, k, dtype
-):
+def test_every_metric_equals_the_average_over_tie_orders(seed, n_users, n_items, n_levels, train_share, k, dtype):
     rng = np.random.default_rng(seed)
     k = min(k, n_items)
     if n_levels:
@@ -414,7 +417,10 @@ def test_every_metric_equals_the_average_over_tie_orders(
         key = f"{name}@{k}" if name not in ("auc", "mrr") else name
         for position, user in enumerate(result.users):
             np.testing.assert_allclose(
-                result.per_user[key][position], expected[user][name], rtol=0, atol=1e-12,
+                result.per_user[key][position],
+                expected[user][name],
+                rtol=0,
+                atol=1e-12,
                 err_msg=f"{key} of user {user}",
             )
 
@@ -492,9 +498,7 @@ class TestValidation:
             evaluate(self.SCORES, self.TEST, interactions([[0], [1]], 4))
 
     def test_train_id_maps_differ(self):
-        other_users = Interactions.from_indices(
-            [0], [1], shape=(2, 3), user_ids=IdMap(["a", "b"])
-        )
+        other_users = Interactions.from_indices([0], [1], shape=(2, 3), user_ids=IdMap(["a", "b"]))
         with pytest.raises(ValueError, match="share id maps: their user_ids differ"):
             evaluate(self.SCORES, self.TEST, other_users)
         other_items = Interactions.from_indices([0], [1], shape=(2, 3), item_ids=IdMap([5, 6, 7]))
@@ -562,7 +566,9 @@ class TestValidation:
 
     def test_model_returns_wrong_shape(self):
         model = MatrixModel(np.zeros((2, 4)))
-        with pytest.raises(ValueError, match=r"model.score_indices\(users\) returned shape \(2, 4\) for 2 users; expected \(2, 3\)"):
+        with pytest.raises(
+            ValueError, match=r"model.score_indices\(users\) returned shape \(2, 4\) for 2 users; expected \(2, 3\)"
+        ):
             evaluate(model, self.TEST, k=1)
 
     @pytest.mark.parametrize("column", [0, 2])

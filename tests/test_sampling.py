@@ -21,7 +21,9 @@ def chi_square_p_value(counts, probabilities):
     return stats.chisquare(counts[possible], expected).pvalue
 
 
-def kernel_counts(name, n_items, positives=(), item_counts=None, alpha=0.75, max_draws=sampling.UNSEEN_MAX_DRAWS, seed=12345):
+def kernel_counts(
+    name, n_items, positives=(), item_counts=None, alpha=0.75, max_draws=sampling.UNSEEN_MAX_DRAWS, seed=12345
+):
     positives = np.asarray(sorted(positives), dtype=np.int32)
     if name == "popularity":
         threshold, alias = sampling.alias_table(sampling.popularity_probabilities(item_counts, alpha))

@@ -41,16 +41,33 @@ DATA_DEFAULTS = {
 }
 # What a model file records about its data, so evaluate and recommend can reload it.
 METADATA_KEYS = (
-    "dataset", "data", "user_col", "item_col", "weight_col", "time_col", "sep",
-    "split", "test_fraction", "k_out", "min_rating", "data_path", "users", "items",
-    "interactions", "seed",
+    "dataset",
+    "data",
+    "user_col",
+    "item_col",
+    "weight_col",
+    "time_col",
+    "sep",
+    "split",
+    "test_fraction",
+    "k_out",
+    "min_rating",
+    "data_path",
+    "users",
+    "items",
+    "interactions",
+    "seed",
 )
 # Options that name where the data comes from: given any of them, a saved
 # model's record of its data is not used at all (mixing the two would, say,
 # apply ml-100k's split "ua" to the user's own file).
 SOURCE_KEYS = ("dataset", "data")
-_FILE_COLUMN_FLAGS = {"user_col": "--user-col", "item_col": "--item-col", "weight_col": "--weight-col",
-                      "time_col": "--time-col"}
+_FILE_COLUMN_FLAGS = {
+    "user_col": "--user-col",
+    "item_col": "--item-col",
+    "weight_col": "--weight-col",
+    "time_col": "--time-col",
+}
 
 
 def official_splits() -> dict[str, tuple[str, ...]]:
@@ -84,32 +101,49 @@ def split_help() -> str:
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose and split the data, all defaulting to None (see DATA_DEFAULTS)."""
     source = parser.add_argument_group("data")
-    source.add_argument("--dataset", default=None,
-                        help=f"{', '.join(dataset_names())} (default ml-100k)")
-    source.add_argument("--data", default=None, metavar="FILE",
-                        help="train on your own CSV file (Parquet by the .parquet extension) instead of --dataset")
+    source.add_argument("--dataset", default=None, help=f"{', '.join(dataset_names())} (default ml-100k)")
+    source.add_argument(
+        "--data",
+        default=None,
+        metavar="FILE",
+        help="train on your own CSV file (Parquet by the .parquet extension) instead of --dataset",
+    )
     source.add_argument("--user-col", default=None, help="--data: the column of user ids")
     source.add_argument("--item-col", default=None, help="--data: the column of item ids")
     source.add_argument("--weight-col", default=None, help="--data: a column of weights (default: every pair weighs 1)")
-    source.add_argument("--time-col", default=None,
-                        help="--data: a column of timestamps (integers or ISO dates; needed by --split temporal)")
+    source.add_argument(
+        "--time-col",
+        default=None,
+        help="--data: a column of timestamps (integers or ISO dates; needed by --split temporal)",
+    )
     source.add_argument("--sep", default=None, help="--data: CSV field separator, one character or \\t (default ,)")
     source.add_argument("--split", default=None, help=split_help())
-    source.add_argument("--test-fraction", type=float, default=None,
-                        help="share of pairs held out by --split random or temporal (default 0.2)")
-    source.add_argument("--k-out", type=int, default=None,
-                        help="pairs per user held out by --split leave-k-out (default 1)")
-    source.add_argument("--min-rating", type=float, default=None,
-                        help="keep pairs whose rating (MovieLens) or --weight-col is >= this")
-    source.add_argument("--data-path", default=None,
-                        help=f"MovieLens archive or folder to read instead of searching ${DATA_ENV} and the cache")
+    source.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="share of pairs held out by --split random or temporal (default 0.2)",
+    )
+    source.add_argument(
+        "--k-out", type=int, default=None, help="pairs per user held out by --split leave-k-out (default 1)"
+    )
+    source.add_argument(
+        "--min-rating", type=float, default=None, help="keep pairs whose rating (MovieLens) or --weight-col is >= this"
+    )
+    source.add_argument(
+        "--data-path",
+        default=None,
+        help=f"MovieLens archive or folder to read instead of searching ${DATA_ENV} and the cache",
+    )
     source.add_argument("--no-download", action="store_true", help="never download; fail if not found")
     source.add_argument("--users", type=int, default=None, help="synthetic: number of users (default 5000)")
     source.add_argument("--items", type=int, default=None, help="synthetic: number of items (default 2000)")
-    source.add_argument("--interactions", type=int, default=None,
-                        help="synthetic: number of interactions (default 100000)")
-    source.add_argument("--seed", type=int, default=None,
-                        help="random seed of the model, synthetic data and splits (default 0)")
+    source.add_argument(
+        "--interactions", type=int, default=None, help="synthetic: number of interactions (default 100000)"
+    )
+    source.add_argument(
+        "--seed", type=int, default=None, help="random seed of the model, synthetic data and splits (default 0)"
+    )
 
 
 def with_defaults(args: argparse.Namespace) -> argparse.Namespace:
@@ -203,8 +237,7 @@ def _require_parquet_support() -> None:
         import pyarrow  # noqa: F401
     except ImportError:
         raise UserError(
-            "reading Parquet needs pandas and pyarrow: pip install pandas pyarrow "
-            "(or give a CSV file)"
+            "reading Parquet needs pandas and pyarrow: pip install pandas pyarrow (or give a CSV file)"
         ) from None
 
 
@@ -354,9 +387,7 @@ def _read_csv(path: Path, sep: str) -> tuple[list[str], list[list[str]]]:
 def _check_columns(path: Path, columns: dict, found: list[str]) -> None:
     missing = [f"{_FILE_COLUMN_FLAGS[key]} {name!r}" for key, name in columns.items() if name and name not in found]
     if missing:
-        raise UserError(
-            f"{' and '.join(missing)}: no such column in {path.name}; its columns are {', '.join(found)}"
-        )
+        raise UserError(f"{' and '.join(missing)}: no such column in {path.name}; its columns are {', '.join(found)}")
 
 
 def _column(rows: list[list[str]], position: int, path: Path, name: str, key: str) -> np.ndarray:
@@ -373,7 +404,11 @@ def _column(rows: list[list[str]], position: int, path: Path, name: str, key: st
         integers = None
     if integers is not None:
         if key == "time_col":
-            return np.array(integers, dtype=np.int64) if _fits(integers, np.int64) else _parse_times(np.array(texts), path, name)
+            return (
+                np.array(integers, dtype=np.int64)
+                if _fits(integers, np.int64)
+                else _parse_times(np.array(texts), path, name)
+            )
         # Hashed ids past int64 stay exact as uint64, as Interactions keeps them;
         # ids no 64-bit type holds are kept as their text.
         for dtype in (np.int64, np.uint64):
@@ -405,18 +440,26 @@ def describe_splits() -> list[dict]:
 
     rows = []
     for source in describe_sources():
-        rows.append({
-            "dataset": source.variant,
-            "splits": list(valid_splits(source.variant)),
-            "status": source.status,
-            "location": source.location,
-            "origin": source.origin,
-            "url": source.url,
-            "detail": source.detail,
-        })
-    rows.append({
-        "dataset": SYNTHETIC, "splits": list(valid_splits(SYNTHETIC)), "status": "generated",
-        "location": "", "origin": "", "url": "", "detail": "",
-    })
+        rows.append(
+            {
+                "dataset": source.variant,
+                "splits": list(valid_splits(source.variant)),
+                "status": source.status,
+                "location": source.location,
+                "origin": source.origin,
+                "url": source.url,
+                "detail": source.detail,
+            }
+        )
+    rows.append(
+        {
+            "dataset": SYNTHETIC,
+            "splits": list(valid_splits(SYNTHETIC)),
+            "status": "generated",
+            "location": "",
+            "origin": "",
+            "url": "",
+            "detail": "",
+        }
+    )
     return rows
-

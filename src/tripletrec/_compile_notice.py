@@ -90,8 +90,7 @@ class CompileNotice(event.Listener):
         label = _LABELS.get(group, group)
         try:
             stream.write(
-                f"tripletrec: compiling the {label} kernels "
-                "(first use only; later runs load them from the cache)\n"
+                f"tripletrec: compiling the {label} kernels (first use only; later runs load them from the cache)\n"
             )
             stream.flush()
         except (OSError, ValueError, AttributeError):  # closed or missing stderr: never break a fit

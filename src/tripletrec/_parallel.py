@@ -16,8 +16,8 @@ such kernels while the layer is not known to be thread-safe.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numba
 

@@ -15,7 +15,7 @@ import argparse
 import json
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import _cli_data as data_options
 from ._cli_data import UserError
@@ -107,7 +107,8 @@ def _dataset_document(data) -> dict:
         "interactions": int(len(interactions)),
         "density": len(interactions) / max(1, interactions.n_users * interactions.n_items),
         "weights": {"min": float(weights.min()), "mean": float(weights.mean()), "max": float(weights.max())}
-        if len(interactions) else None,
+        if len(interactions)
+        else None,
         "train": None if data.train is None else int(len(data.train)),
         "test": None if data.test is None else int(len(data.test)),
         "user_features": {name: len(feature.columns) for name, feature in data.user_features.items()},
@@ -131,10 +132,12 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     training = parser.add_argument_group("training")
     training.add_argument("--loss", default="bpr", help="bpr, sigmoid, hinge, warp, warp-kos or logistic (default bpr)")
     training.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
-    training.add_argument("--epochs", type=int, default=None,
-                          help="passes over the training data (model default if omitted)")
-    training.add_argument("--optimizer", default="rowwise-adagrad",
-                          help="sgd, adagrad, rowwise-adagrad or adam (default rowwise-adagrad)")
+    training.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training data (model default if omitted)"
+    )
+    training.add_argument(
+        "--optimizer", default="rowwise-adagrad", help="sgd, adagrad, rowwise-adagrad or adam (default rowwise-adagrad)"
+    )
     training.add_argument("--learning-rate", type=float, default=None, help="step size (model default if omitted)")
     training.add_argument("--l2", type=float, default=None, help="L2 penalty (model default if omitted)")
     training.add_argument("--negatives", default="uniform", help="uniform, unseen or popularity (default uniform)")
@@ -144,8 +147,9 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("-k", type=int, default=10, help="cut of precision@k (default 10)")
     _add_json(output)
     output.add_argument("--out", default=None, help="save the trained model to this .npz file")
-    output.add_argument("--plot", default=None,
-                        help="save the per-epoch training curve to this PNG (needs the plot extra)")
+    output.add_argument(
+        "--plot", default=None, help="save the per-epoch training curve to this PNG (needs the plot extra)"
+    )
 
 
 def _build_model(args: argparse.Namespace):
@@ -200,8 +204,10 @@ def _command_fit(args: argparse.Namespace) -> int:
     metric_keys = ["auc", "auc_all", precision_key] if test is not None else []
     columns = ["epoch", "loss", "seconds", *metric_keys]
     if not args.json:
-        print(f"{data.name}: {train.n_users:,} users x {train.n_items:,} items, {len(train):,} training pairs"
-              + (f", {len(test):,} test pairs" if test is not None else ""))
+        print(
+            f"{data.name}: {train.n_users:,} users x {train.n_items:,} items, {len(train):,} training pairs"
+            + (f", {len(test):,} test pairs" if test is not None else "")
+        )
         print("  ".join(f"{name:>12}" for name in columns))
 
     def report(fitted, record):
@@ -228,18 +234,20 @@ def _command_fit(args: argparse.Namespace) -> int:
         _plot_history(model.history_, args.plot, title=f"{data.name}, loss {args.loss}, dim {args.dim}")
     total = sum(record["seconds"] for record in model.history_)
     if args.json:
-        _print_json({
-            "dataset": data.name,
-            "source": data.source or None,
-            "train_pairs": int(len(train)),
-            "test_pairs": None if test is None else int(len(test)),
-            "params": model.get_params(),
-            "history": model.history_,
-            "evaluation": None if evaluation is None else _evaluation_document(evaluation),
-            "model": saved,
-            "plot": args.plot,
-            "training_seconds": total,
-        })
+        _print_json(
+            {
+                "dataset": data.name,
+                "source": data.source or None,
+                "train_pairs": int(len(train)),
+                "test_pairs": None if test is None else int(len(test)),
+                "params": model.get_params(),
+                "history": model.history_,
+                "evaluation": None if evaluation is None else _evaluation_document(evaluation),
+                "model": saved,
+                "plot": args.plot,
+                "training_seconds": total,
+            }
+        )
         return 0
     if saved is not None:
         print(f"model saved to {saved}")
@@ -249,8 +257,7 @@ def _command_fit(args: argparse.Namespace) -> int:
     median_epoch = float(np.median([record["seconds"] for record in model.history_]))
     pairs_per_second = len(train) / max(median_epoch, 1e-9)
     summary = (
-        f"trained {len(model.history_)} epochs in {total:.2f} s "
-        f"({pairs_per_second:,.0f} pairs/s in the median epoch)"
+        f"trained {len(model.history_)} epochs in {total:.2f} s ({pairs_per_second:,.0f} pairs/s in the median epoch)"
     )
     if evaluation is not None:
         summary += "; test " + ", ".join(f"{name} {value:.4f}" for name, value in evaluation.means.items())
@@ -369,8 +376,10 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"dataset": data.name, "model": args.model, **_evaluation_document(result)})
         return 0
-    print(f"{data.name}: {result.n_evaluated:,} test users ({result.n_skipped:,} without test positives skipped); "
-          "auc and the @k metrics rank without training items, auc_all counts them as negatives")
+    print(
+        f"{data.name}: {result.n_evaluated:,} test users ({result.n_skipped:,} without test positives skipped); "
+        "auc and the @k metrics rank without training items, auc_all counts them as negatives"
+    )
     width = max(len(name) for name in result.means)
     print(f"{'metric':>{width}}  value")
     for name, value in result.means.items():
@@ -455,8 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("model", help="model file written by fit --out")
     recommend.add_argument("--user", action="append", required=True, help="user id (repeat for several)")
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
-    recommend.add_argument("--include-seen", action="store_true",
-                           help="do not exclude the user's training items (then no data is read)")
+    recommend.add_argument(
+        "--include-seen", action="store_true", help="do not exclude the user's training items (then no data is read)"
+    )
     data_options.add_data_arguments(recommend)
     _add_json(recommend)
     recommend.set_defaults(handler=_command_recommend)

@@ -97,8 +97,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _canonical_json(header: Mapping[str, Any]) -> str:
-    return json.dumps(header, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=_json_default)
+    return json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 def _checksum(header_without_checksum: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
@@ -106,9 +105,7 @@ def _checksum(header_without_checksum: Mapping[str, Any], arrays: Mapping[str, n
     digest.update(_canonical_json(header_without_checksum).encode("utf-8"))
     for name in sorted(arrays):
         array = arrays[name]
-        described = json.dumps(
-            [name, np.lib.format.dtype_to_descr(array.dtype), list(array.shape)]
-        )
+        described = json.dumps([name, np.lib.format.dtype_to_descr(array.dtype), list(array.shape)])
         digest.update(b"\0" + described.encode("utf-8") + b"\0")
         digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
     return "sha256:" + digest.hexdigest()
@@ -156,8 +153,7 @@ def _build_header(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -
     reserved = sorted(key for key in header if key in RESERVED_HEADER_KEYS)
     if reserved:
         raise ValueError(
-            f"header key {reserved[0]!r} is reserved (the file format sets "
-            f"{', '.join(RESERVED_HEADER_KEYS)})"
+            f"header key {reserved[0]!r} is reserved (the file format sets {', '.join(RESERVED_HEADER_KEYS)})"
         )
     for key, value in header.items():
         if not isinstance(key, str):
@@ -262,9 +258,7 @@ def _replaced_mode(path: Path) -> int | None:
     return stat.S_IMODE(status.st_mode) & 0o777
 
 
-def save_arrays(
-    path: str | os.PathLike, header: Mapping[str, Any], arrays: Mapping[str, Any]
-) -> Path:
+def save_arrays(path: str | os.PathLike, header: Mapping[str, Any], arrays: Mapping[str, Any]) -> Path:
     """Write ``arrays`` and a JSON ``header`` to one ``.npz`` model file.
 
     Parameters
@@ -344,8 +338,7 @@ def save_arrays(
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED,
-                                 allowZip64=True) as archive:
+            with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for name, array in [(HEADER_ENTRY, header_bytes), *sorted(arrays.items())]:
                     with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
                         np.lib.format.write_array(entry, array, allow_pickle=False)
@@ -417,9 +410,7 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> dict:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise ModelFileError(
-            f"{path}: the header is not valid UTF-8 JSON ({error}); the file is corrupted"
-        ) from None
+        raise ModelFileError(f"{path}: the header is not valid UTF-8 JSON ({error}); the file is corrupted") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: the header does not describe a tripletrec model")
     return header
@@ -447,8 +438,7 @@ def _check_version(header: dict, path: Path) -> None:
 def _as_descr(value: Any) -> Any:
     # JSON turns the tuples of a structured dtype's descr into lists.
     if isinstance(value, list):
-        return [tuple(_as_descr(part) for part in field) if isinstance(field, list) else field
-                for field in value]
+        return [tuple(_as_descr(part) for part in field) if isinstance(field, list) else field for field in value]
     return value
 
 
@@ -463,8 +453,12 @@ def _declared_layout(header: dict, path: Path) -> dict[str, _Declared] | None:
     if layout is None:
         return None
     listed = header.get("arrays")
-    if (not isinstance(layout, dict) or not isinstance(listed, list)
-            or not all(isinstance(name, str) for name in listed) or sorted(layout) != sorted(listed)):
+    if (
+        not isinstance(layout, dict)
+        or not isinstance(listed, list)
+        or not all(isinstance(name, str) for name in listed)
+        or sorted(layout) != sorted(listed)
+    ):
         raise ModelFileError(
             f"{path}: the header's array_layout does not describe exactly the arrays it lists "
             f"({sorted(listed)!r}); the file is corrupted or was modified"
@@ -473,24 +467,33 @@ def _declared_layout(header: dict, path: Path) -> dict[str, _Declared] | None:
     total = 0
     for name, spec in layout.items():
         shape = spec.get("shape") if isinstance(spec, dict) else None
-        if (not isinstance(shape, list) or len(shape) > _MAX_DIMENSIONS
-                or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0
-                           for size in shape)):
-            raise ModelFileError(f"{path}: the header declares array {name!r} with an invalid shape "
-                                 f"{shape!r}; the file is corrupted or was modified")
+        if (
+            not isinstance(shape, list)
+            or len(shape) > _MAX_DIMENSIONS
+            or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in shape)
+        ):
+            raise ModelFileError(
+                f"{path}: the header declares array {name!r} with an invalid shape "
+                f"{shape!r}; the file is corrupted or was modified"
+            )
         try:
             dtype = np.lib.format.descr_to_dtype(_as_descr(spec.get("dtype")))
         except (TypeError, ValueError, KeyError) as error:
-            raise ModelFileError(f"{path}: the header declares array {name!r} with an invalid dtype "
-                                 f"{spec.get('dtype')!r} ({error})") from None
+            raise ModelFileError(
+                f"{path}: the header declares array {name!r} with an invalid dtype {spec.get('dtype')!r} ({error})"
+            ) from None
         if dtype.hasobject:
-            raise ModelFileError(f"{path}: the header declares array {name!r} of dtype {dtype}, which "
-                                 "holds pickled Python objects; tripletrec never unpickles")
+            raise ModelFileError(
+                f"{path}: the header declares array {name!r} of dtype {dtype}, which "
+                "holds pickled Python objects; tripletrec never unpickles"
+            )
         count = math.prod(shape)
         if count > sys.maxsize:
-            raise ModelFileError(f"{path}: the header declares array {name!r} of shape {tuple(shape)}, "
-                                 f"whose {count} elements overflow an index; the file is corrupted or "
-                                 "was modified")
+            raise ModelFileError(
+                f"{path}: the header declares array {name!r} of shape {tuple(shape)}, "
+                f"whose {count} elements overflow an index; the file is corrupted or "
+                "was modified"
+            )
         nbytes = count * dtype.itemsize
         total += nbytes
         if total > MAX_MODEL_BYTES:
@@ -520,12 +523,15 @@ def _check_entry_sizes(archive: zipfile.ZipFile, header: dict, path: Path) -> No
     seen: set[str] = set()
     for info in archive.infolist():
         if not info.filename.endswith(".npy"):
-            raise ModelFileError(f"{path}: entry {info.filename!r} is not a .npy array; the file is "
-                                 "not a tripletrec model or was modified")
+            raise ModelFileError(
+                f"{path}: entry {info.filename!r} is not a .npy array; the file is "
+                "not a tripletrec model or was modified"
+            )
         # An uncompressed entry's bytes must really be in the file, so that
         # what it declares bounds what reading it allocates.
-        if info.compress_size > file_size or (info.compress_type == zipfile.ZIP_STORED
-                                              and info.compress_size != info.file_size):
+        if info.compress_size > file_size or (
+            info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size
+        ):
             raise ModelFileError(
                 f"{path}: entry {info.filename!r} declares {info.compress_size} stored and "
                 f"{info.file_size} inflated bytes in a file of {file_size}; the zip directory is "
@@ -543,8 +549,7 @@ def _check_entry_sizes(archive: zipfile.ZipFile, header: dict, path: Path) -> No
                     f"{sorted(layout)!r}); the file was modified"
                 )
             declared = layout[name]
-            if not (declared.nbytes + _NPY_PREAMBLE_MIN <= info.file_size
-                    <= declared.nbytes + _NPY_PREAMBLE_MAX):
+            if not (declared.nbytes + _NPY_PREAMBLE_MIN <= info.file_size <= declared.nbytes + _NPY_PREAMBLE_MAX):
                 raise ModelFileError(
                     f"{path}: entry {info.filename!r} would inflate to {info.file_size} bytes but "
                     f"the header declares array {name!r} as shape {declared.shape} of "
@@ -637,8 +642,7 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         raise FileNotFoundError(f"no model file at {path}{hint}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
-            f"{path} is not a tripletrec model file: it is not an .npz (zip) archive, "
-            "or it is truncated"
+            f"{path} is not a tripletrec model file: it is not an .npz (zip) archive, or it is truncated"
         )
     try:
         # The header and every entry's size are checked from the zip
@@ -652,21 +656,17 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     except ModelFileError:
         raise
     except zipfile.BadZipFile as error:
-        raise ModelFileError(
-            f"{path} is corrupted: the zip archive is damaged ({error})"
-        ) from error
+        raise ModelFileError(f"{path} is corrupted: the zip archive is damaged ({error})") from error
     except Exception as error:
         # Anything numpy or zipfile trips over in a damaged file; with
         # allow_pickle=False none of it can run code from the file.
         raise ModelFileError(
-            f"{path} is corrupted or not a tripletrec model file "
-            f"({type(error).__name__}: {error})"
+            f"{path} is corrupted or not a tripletrec model file ({type(error).__name__}: {error})"
         ) from error
     stored = header.get("checksum")
     without_checksum = {key: value for key, value in header.items() if key != "checksum"}
     if stored != _checksum(without_checksum, arrays):
         raise ModelFileError(
-            f"{path} failed its checksum: the arrays or header were modified after "
-            "saving, or the file is corrupted"
+            f"{path} failed its checksum: the arrays or header were modified after saving, or the file is corrupted"
         )
     return header, arrays

@@ -45,8 +45,9 @@ NaN scores are rejected; infinite scores are ranked like any other number
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -375,8 +376,7 @@ def evaluate(
     users = np.flatnonzero(positive_counts > 0).astype(np.int64)
     if len(users) == 0:
         raise ValueError(
-            "test has no positive left once the training pairs are removed: every test "
-            "pair is also in train"
+            "test has no positive left once the training pairs are removed: every test pair is also in train"
         )
     if train is None:
         excluded_indptr = np.zeros(test.n_users + 1, dtype=np.int64)

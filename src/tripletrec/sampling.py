@@ -62,9 +62,7 @@ UNSEEN_MAX_DRAWS = 8
 def check_sampler(name: Any) -> str:
     """Return ``name`` if it names a sampler, else raise ``ValueError`` listing them."""
     if not isinstance(name, str) or name not in SAMPLER_CODES:
-        raise ValueError(
-            f"negatives must be one of {', '.join(NEGATIVE_SAMPLERS)}; got {name!r}"
-        )
+        raise ValueError(f"negatives must be one of {', '.join(NEGATIVE_SAMPLERS)}; got {name!r}")
     return name
 
 

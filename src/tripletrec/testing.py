@@ -297,9 +297,8 @@ class ModelSuite:
             assert np.all(np.diff(similarities[row]) <= 0)
 
     # ---------------------------------------------------- fold-in
-    def test_a_folded_in_user_of_a_group_gets_the_groups_missing_item(self, board, fitted):
-        train = board[0]
-        new_users = [ITEM_IDS[:GROUP_SIZE - 1], ITEM_IDS[GROUP_SIZE + 1:]]
+    def test_a_folded_in_user_of_a_group_gets_the_groups_missing_item(self, fitted):
+        new_users = [ITEM_IDS[: GROUP_SIZE - 1], ITEM_IDS[GROUP_SIZE + 1 :]]
         ids, scores = fitted.recommend_new(new_users, k=1)
         assert ids[:, 0].tolist() == [ITEM_IDS[GROUP_SIZE - 1], ITEM_IDS[GROUP_SIZE]]
         items_before = fitted.item_factors_.copy()
@@ -308,7 +307,7 @@ class ModelSuite:
         assert np.array_equal(fitted.item_factors_, items_before)
 
     def test_a_flat_list_is_one_new_user(self, fitted):
-        items = ITEM_IDS[:GROUP_SIZE - 1]
+        items = ITEM_IDS[: GROUP_SIZE - 1]
         ids, scores = fitted.recommend_new(items, k=3, seed=0)
         batch_ids, batch_scores = fitted.recommend_new([items], k=3, seed=0)
         assert ids.shape == (3,) and ids.tolist() == batch_ids[0].tolist()

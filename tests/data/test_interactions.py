@@ -64,7 +64,9 @@ def test_duplicates_summed_keep_latest_timestamp_or_rejected():
     assert len(data) == 2
     assert data.matrix[0, 0] == pytest.approx(3.5)
     assert data.timestamps.tolist() == [9, 4]
-    with pytest.raises(ValueError, match=r"duplicate \(user, item\) pairs: 1 of 3 rows repeat an earlier pair \(first at row 1"):
+    with pytest.raises(
+        ValueError, match=r"duplicate \(user, item\) pairs: 1 of 3 rows repeat an earlier pair \(first at row 1"
+    ):
         Interactions.from_arrays([1, 1, 2], [7, 7, 7], duplicates="error")
     with pytest.raises(ValueError, match="duplicates must be one of sum, error; got 'drop'"):
         Interactions.from_arrays([1], [7], duplicates="drop")
@@ -95,7 +97,9 @@ def test_length_mismatch_and_unknown_ids():
 
 
 def test_from_indices_rejects_negative_and_out_of_range():
-    with pytest.raises(ValueError, match=r"users: 1 of 3 rows are negative or out of range 0..1 \(first at row 2: -1\)"):
+    with pytest.raises(
+        ValueError, match=r"users: 1 of 3 rows are negative or out of range 0..1 \(first at row 2: -1\)"
+    ):
         Interactions.from_indices([0, 1, -1], [0, 0, 0], shape=(2, 2))
     with pytest.raises(ValueError, match=r"items: 2 of 2 rows are negative or out of range 0..1 \(first at row 0: 5\)"):
         Interactions.from_indices([0, 1], [5, 2], shape=(2, 2))
@@ -133,7 +137,9 @@ def test_dataframe_round_trip():
     assert back.columns.tolist() == ["user", "item", "weight", "timestamp"]
     rows = sorted(zip(back.user, back.item, back.weight, back.timestamp))
     assert rows == [("u1", "a", 5.0, 10), ("u2", "a", 3.0, 20), ("u2", "b", 4.0, 30)]
-    with pytest.raises(ValueError, match="frame has no column 'rating'; its columns are 'who', 'what', 'stars', 'when'"):
+    with pytest.raises(
+        ValueError, match="frame has no column 'rating'; its columns are 'who', 'what', 'stars', 'when'"
+    ):
         Interactions.from_dataframe(frame, "who", "what", weight_col="rating")
 
 
@@ -185,9 +191,7 @@ def test_matches_a_dict_reference(rows):
         entry[1] = max(entry[1], stamp)
     users = [r[0] for r in rows]
     items = [r[1] for r in rows]
-    data = Interactions.from_indices(
-        users, items, [r[2] for r in rows], [r[3] for r in rows], shape=(7, 6)
-    )
+    data = Interactions.from_indices(users, items, [r[2] for r in rows], [r[3] for r in rows], shape=(7, 6))
     assert len(data) == len(expected)
     got_users, got_items, got_weights = data.to_coo()
     for user, item, weight, stamp in zip(got_users, got_items, got_weights, data.timestamps):
@@ -310,7 +314,9 @@ def test_summed_repeats_beyond_float32_are_refused():
 )
 def test_timestamps_outside_int64_are_refused(timestamps, message):
     with pytest.raises(ValueError, match=message):
-        Interactions.from_indices([0] * len(timestamps), list(range(len(timestamps))), timestamps=timestamps, shape=(1, 2))
+        Interactions.from_indices(
+            [0] * len(timestamps), list(range(len(timestamps))), timestamps=timestamps, shape=(1, 2)
+        )
 
 
 def test_timestamps_are_kept_exactly():

@@ -41,9 +41,7 @@ id_lists = st.one_of(
     st.lists(st.integers(0, 3), min_size=1, max_size=8),
     st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=8),
     st.lists(string_ids, min_size=1, max_size=8),
-    st.lists(
-        st.one_of(integer_ids, string_ids, missing_ids, odd_ids, too_big_integers), min_size=1, max_size=8
-    ),
+    st.lists(st.one_of(integer_ids, string_ids, missing_ids, odd_ids, too_big_integers), min_size=1, max_size=8),
 )
 
 weight_values = st.one_of(
@@ -143,9 +141,7 @@ def test_uint64_arrays_keep_every_id_exactly(ids):
 def test_from_arrays_follows_the_rules(data):
     users = data.draw(id_lists, label="users")
     items = data.draw(st.lists(st.sampled_from([7, 8, 2**64 - 1]), min_size=len(users), max_size=len(users)))
-    weights = data.draw(
-        st.none() | st.lists(weight_values, min_size=len(users), max_size=len(users)), label="weights"
-    )
+    weights = data.draw(st.none() | st.lists(weight_values, min_size=len(users), max_size=len(users)), label="weights")
     kind = id_rule(users)
     sums = weight_rule(users, items, weights) if kind is not None else None
     if kind is None or sums is None:
@@ -156,9 +152,7 @@ def test_from_arrays_follows_the_rules(data):
     result = Interactions.from_arrays(users, items, weights)
     assert_ids_round_trip(result.user_ids, users, kind)
     assert_ids_round_trip(result.item_ids, items, id_rule(items))
-    assert_weights_are(
-        result, sums, lambda u: result.user_ids.ids[u].item(), lambda i: result.item_ids.ids[i].item()
-    )
+    assert_weights_are(result, sums, lambda u: result.user_ids.ids[u].item(), lambda i: result.item_ids.ids[i].item())
 
 
 @SETTINGS
@@ -183,9 +177,7 @@ def test_from_arrays_with_given_maps_names_missing_and_mixed_ids(known, asked):
 # ------------------------------------------------------------- from_indices
 shapes = st.one_of(
     st.tuples(st.integers(0, 4), st.integers(0, 4)),
-    st.tuples(
-        st.sampled_from([-1, 2.7, 2.0, True, None, "3", MAX_DIMENSION + 1, 10**12]), st.integers(0, 4)
-    ),
+    st.tuples(st.sampled_from([-1, 2.7, 2.0, True, None, "3", MAX_DIMENSION + 1, 10**12]), st.integers(0, 4)),
     st.tuples(st.integers(0, 4)),
     st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)),
 )

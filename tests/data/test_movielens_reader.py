@@ -61,19 +61,11 @@ FIXTURES: dict[str, dict[str, bytes]] = {
             "2000::Misérables, Les (1995)::Drama|Musical\n"
             "3952::Contender, The (2000)::Drama|Thriller\n"
         ).encode("latin-1"),
-        "users.dat": (
-            b"1::F::1::10::48067\n"
-            b"2::M::56::16::70072\n"
-            b"5::M::25::20::55455\n"
-            b"10::F::35::1::95370\n"
-        ),
+        "users.dat": (b"1::F::1::10::48067\n2::M::56::16::70072\n5::M::25::20::55455\n10::F::35::1::95370\n"),
     },
     "ml-10m": {
         "ratings.dat": (
-            b"1::122::5::838985046\n"
-            b"1::185::4.5::838983525\n"
-            b"2::122::0.5::868245777\n"
-            b"2::300::3.5::868245000\n"
+            b"1::122::5::838985046\n1::185::4.5::838983525\n2::122::0.5::868245777\n2::300::3.5::868245000\n"
         ),
         "movies.dat": (
             "122::Boomerang (1992)::Comedy|Romance\n"
@@ -248,8 +240,7 @@ def test_ml100k_split_files_are_read_as_written(data_dir, split):
 
 def test_ml100k_folds_partition_the_ratings(data_dir):
     held_out = sum(
-        (movielens("ml-100k", split=f"u{k}", download=False).test.matrix != 0).astype(int)
-        for k in range(1, 6)
+        (movielens("ml-100k", split=f"u{k}", download=False).test.matrix != 0).astype(int) for k in range(1, 6)
     )
     assert held_out.nnz == 100_000 and held_out.max() == 1
     ua = movielens("ml-100k", split="ua", download=False)
@@ -287,9 +278,7 @@ def test_ml100k_side_features(ml100k):
     assert list(gender.columns) == ["gender=F", "gender=M"]
     assert gender.to_dense()[first].tolist() == [0, 1]
     assert len(occupation.columns) == 21
-    assert occupation.columns[occupation.to_dense()[first] == 1].tolist() == [
-        "occupation=technician"
-    ]
+    assert occupation.columns[occupation.to_dense()[first] == 1].tolist() == ["occupation=technician"]
     assert np.all(occupation.matrix.sum(axis=1) == 1)
 
 
@@ -376,8 +365,7 @@ def test_fixture_min_rating_applies_to_interactions(tmp_path):
 def test_crlf_blank_lines_and_missing_final_newline(tmp_path):
     files = dict(FIXTURES["ml-latest-small"])
     files["ratings.csv"] = (
-        b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n\r\n"
-        b"2,29,3.5,1445714835\r\n7,50,5,1106635000"
+        b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n\r\n2,29,3.5,1445714835\r\n7,50,5,1106635000"
     )
     path = write_fixture("ml-latest-small", tmp_path, files=files)
     data = movielens("ml-latest-small", path=path, strict=False)
@@ -437,9 +425,7 @@ def test_row_parser_agrees_with_python(rows, separator, newline, capacity_slack)
     )  # fmt: skip
     assert ok and n_rows == len(expected) and position == len(text)
     assert n_lines == text.count(b"\n") + (1 if text.rsplit(b"\n", 1)[-1].strip() else 0)
-    got = list(
-        zip(*(column[:n_rows].tolist() for column in (users, items, ratings, stamps)))
-    )
+    got = list(zip(*(column[:n_rows].tolist() for column in (users, items, ratings, stamps))))
     assert [(u, i, np.float32(r), t) for u, i, r, t in expected] == got
 
 
@@ -486,23 +472,17 @@ def test_row_parser_reports_the_bad_line(line):
 
 # -------------------------------------------------------------------- errors
 def test_unknown_variant_lists_the_valid_ones():
-    with pytest.raises(
-        ValueError, match=r"variant must be one of ml-100k, ml-1m, .*ml-latest-small; got 'ml-2m'"
-    ):
+    with pytest.raises(ValueError, match=r"variant must be one of ml-100k, ml-1m, .*ml-latest-small; got 'ml-2m'"):
         movielens("ml-2m")
 
 
 def test_unknown_split_lists_the_valid_ones():
-    with pytest.raises(
-        ValueError, match=r"split must be one of ua, ub, u1, u2, u3, u4, u5 for ml-100k; got 'u6'"
-    ):
+    with pytest.raises(ValueError, match=r"split must be one of ua, ub, u1, u2, u3, u4, u5 for ml-100k; got 'u6'"):
         movielens("ml-100k", split="u6")
 
 
 def test_split_on_a_variant_without_splits(tmp_path):
-    with pytest.raises(
-        ValueError, match=r"split='ua': ml-1m has no official splits \(only ml-100k do\)"
-    ):
+    with pytest.raises(ValueError, match=r"split='ua': ml-1m has no official splits \(only ml-100k do\)"):
         movielens("ml-1m", split="ua", path=tmp_path)
 
 
@@ -529,9 +509,7 @@ def test_strict_counts_check_the_movie_file_too(tmp_path, monkeypatch):
 
     entry = replace(sources.VARIANTS["ml-1m"], n_ratings=5)
     monkeypatch.setitem(sources.VARIANTS, "ml-1m", entry)
-    with pytest.raises(
-        CorruptArchiveError, match=r"movies\.dat has 5 movies but MovieLens ml-1m has 3,883"
-    ):
+    with pytest.raises(CorruptArchiveError, match=r"movies\.dat has 5 movies but MovieLens ml-1m has 3,883"):
         movielens("ml-1m", path=write_fixture("ml-1m", tmp_path))
 
 
@@ -552,9 +530,7 @@ def test_bad_row_line_number_counts_across_blocks(tmp_path, monkeypatch):
     files["ratings.csv"] = _CSV_RATINGS.encode() + b"8,9,oops,10\n"
     path = write_fixture("ml-latest-small", tmp_path, files=files)
     monkeypatch.setattr(movielens_module, "_BLOCK_BYTES", 10)
-    with pytest.raises(
-        CorruptArchiveError, match=r"ratings\.csv line 8 does not parse: b'8,9,oops,10'"
-    ):
+    with pytest.raises(CorruptArchiveError, match=r"ratings\.csv line 8 does not parse: b'8,9,oops,10'"):
         movielens("ml-latest-small", path=path, strict=False)
 
 
@@ -637,8 +613,7 @@ def _tiny_100k_files() -> dict[str, bytes]:
     return {
         "u.data": b"1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t888550871\n",
         "u.item": (
-            f"1|Toy Story (1995)|01-Jan-1995||http://x|{genres}\n"
-            f"2|GoldenEye (1995)|01-Jan-1995||http://y|{genres}\n"
+            f"1|Toy Story (1995)|01-Jan-1995||http://x|{genres}\n2|GoldenEye (1995)|01-Jan-1995||http://y|{genres}\n"
         ).encode("latin-1"),
         "u.user": b"1|24|M|technician|85711\n2|53|F|other|94043\n",
         "ua.base": b"1\t1\t5\t874965758\n2\t1\t4\t888550871\n",

@@ -39,8 +39,15 @@ def reference_stream(seed, stream):
 
 
 def reference_sample_user_items(
-    indptr, user_factors, item_codes, code_step, alias_table, item_of_rank,
-    n_candidates, max_proposals, seed,
+    indptr,
+    user_factors,
+    item_codes,
+    code_step,
+    alias_table,
+    item_of_rank,
+    n_candidates,
+    max_proposals,
+    seed,
 ):
     """A plain Python/numpy transcription of the documented sampling rule.
 
@@ -165,9 +172,7 @@ def test_exp_nonpositive_clamps_far_below_zero():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    weights=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=40).filter(lambda w: sum(w) > 0)
-)
+@given(weights=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=40).filter(lambda w: sum(w) > 0))
 def test_alias_table_encodes_the_distribution(weights):
     probabilities = np.array(weights) / np.sum(weights)
     table = build_alias_table(probabilities)

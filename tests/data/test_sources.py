@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from tripletrec import data as datasets
-from tripletrec.data import sources
 from tripletrec.data import (
     CorruptArchiveError,
     DatasetNotFoundError,
@@ -30,6 +29,7 @@ from tripletrec.data import (
     fetch,
     locate,
     movielens,
+    sources,
 )
 
 from .test_movielens_reader import FIXTURES, write_fixture, zip_bytes
@@ -208,9 +208,7 @@ def test_not_found_without_download_names_every_place(tmp_path, monkeypatch, cac
         movielens("ml-1m", download=False)
     message = str(caught.value)
     assert isinstance(caught.value, FileNotFoundError)
-    assert message.startswith(
-        "MovieLens ml-1m (ml-1m.zip or an extracted ml-1m/ folder) not found."
-    )
+    assert message.startswith("MovieLens ml-1m (ml-1m.zip or an extracted ml-1m/ folder) not found.")
     assert f"TRIPLETREC_DATA={tmp_path / 'env'} (no ml-1m.zip, ml-1m/)" in message
     assert f"cache {cache} (no ml-1m.zip, ml-1m/)" in message
     assert "download=False" in message
@@ -438,9 +436,7 @@ def test_truncated_user_zip(tmp_path, monkeypatch):
 
 def test_damaged_member_is_reported_when_read(tmp_path):
     # Digits that do not repeat compress poorly, so the damage lands in data.
-    rows = "".join(
-        f"{u}::{u * 7 % 1000 + 1}::{u % 5 + 1}::{978300760 + u * 13}\n" for u in range(1, 3000)
-    )
+    rows = "".join(f"{u}::{u * 7 % 1000 + 1}::{u % 5 + 1}::{978300760 + u * 13}\n" for u in range(1, 3000))
     files = dict(FIXTURES["ml-1m"], **{"ratings.dat": rows.encode()})
     path = write_fixture("ml-1m", tmp_path, files=files)
     raw = bytearray(path.read_bytes())
@@ -515,7 +511,6 @@ def test_describe_sources_reports_every_variant(tmp_path, monkeypatch, cache):
     assert missing.location == str(cache / "ml-100k.zip")
     assert missing.url == "http://mirror.test/ml/ml-100k.zip"
     assert str(missing) == (
-        "ml-100k: not found; would download http://mirror.test/ml/ml-100k.zip to "
-        f"{cache / 'ml-100k.zip'}"
+        f"ml-100k: not found; would download http://mirror.test/ml/ml-100k.zip to {cache / 'ml-100k.zip'}"
     )
     assert not (cache / "ml-100k.zip").exists()

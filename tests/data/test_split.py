@@ -35,18 +35,14 @@ def assert_partition(data, train, test):
 def interaction_sets(draw, with_timestamps=True):
     n_users = draw(st.integers(1, 6))
     n_items = draw(st.integers(1, 6))
-    cells = draw(
-        st.lists(st.integers(0, n_users * n_items - 1), min_size=0, max_size=n_users * n_items, unique=True)
-    )
+    cells = draw(st.lists(st.integers(0, n_users * n_items - 1), min_size=0, max_size=n_users * n_items, unique=True))
     cells = np.array(sorted(cells), dtype=np.int64)
     weights = draw(st.lists(st.floats(0.0, 5.0, width=32), min_size=len(cells), max_size=len(cells)))
     timestamps = None
     if with_timestamps:
         # A narrow range, so that ties happen.
         timestamps = draw(st.lists(st.integers(0, 4), min_size=len(cells), max_size=len(cells)))
-    return Interactions.from_indices(
-        cells // n_items, cells % n_items, weights, timestamps, shape=(n_users, n_items)
-    )
+    return Interactions.from_indices(cells // n_items, cells % n_items, weights, timestamps, shape=(n_users, n_items))
 
 
 @pytest.fixture
@@ -103,9 +99,7 @@ def test_leave_k_out_by_time_matches_a_loop_reference(data, k, min_train):
         start, end = data.indptr[user], data.indptr[user + 1]
         if end - start < k + min_train:
             continue
-        history = sorted(
-            zip(data.timestamps[start:end].tolist(), data.indices[start:end].tolist())
-        )
+        history = sorted(zip(data.timestamps[start:end].tolist(), data.indices[start:end].tolist()))
         expected |= {(user, item) for _, item in history[-k:]}
     assert pairs(test) == expected
 
@@ -233,9 +227,7 @@ def test_same_seed_same_split_different_seed_different_split(larger, name):
 
 
 def test_leave_k_out_by_time_ignores_the_seed(stamped):
-    assert pairs(leave_k_out(stamped, by="time", seed=1)[1]) == pairs(
-        leave_k_out(stamped, by="time", seed=2)[1]
-    )
+    assert pairs(leave_k_out(stamped, by="time", seed=1)[1]) == pairs(leave_k_out(stamped, by="time", seed=2)[1])
 
 
 # ------------------------------------------------------------------ errors

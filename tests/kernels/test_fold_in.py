@@ -46,8 +46,23 @@ def reference_update(user, first, second, adam_steps, direction, gradient, optim
     return adam_steps
 
 
-def reference_pair_step(user, first, second, adam_steps, positive, positive_bias, negative, negative_bias,
-                        weight, rank_weight, loss, margin, optimizer, learning_rate, l2):
+def reference_pair_step(
+    user,
+    first,
+    second,
+    adam_steps,
+    positive,
+    positive_bias,
+    negative,
+    negative_bias,
+    weight,
+    rank_weight,
+    loss,
+    margin,
+    optimizer,
+    learning_rate,
+    l2,
+):
     """One fold-in step of a pairwise loss, from :mod:`tripletrec.losses`' formulas."""
     direction = positive.astype(np.float64) - negative
     difference = float(user.astype(np.float64) @ direction) + positive_bias - negative_bias
@@ -55,8 +70,9 @@ def reference_pair_step(user, first, second, adam_steps, positive, positive_bias
     gradient = float(losses.pairwise_gradient(loss, difference, margin))
     scale = weight * rank_weight
     if gradient != 0.0:
-        adam_steps = reference_update(user, first, second, adam_steps, direction, scale * gradient, optimizer,
-                                      learning_rate, l2)
+        adam_steps = reference_update(
+            user, first, second, adam_steps, direction, scale * gradient, optimizer, learning_rate, l2
+        )
     return scale * value, adam_steps
 
 
@@ -64,8 +80,9 @@ def reference_point_step(user, first, second, adam_steps, item, item_bias, label
     score = float(user.astype(np.float64) @ item) + item_bias
     value = float(losses.logistic_loss(score, label))
     gradient = float(losses.logistic_gradient(score, label))
-    adam_steps = reference_update(user, first, second, adam_steps, item, weight * gradient, optimizer,
-                                  learning_rate, l2)
+    adam_steps = reference_update(
+        user, first, second, adam_steps, item, weight * gradient, optimizer, learning_rate, l2
+    )
     return weight * value, adam_steps
 
 
@@ -83,15 +100,32 @@ def step_inputs(seed, dim=6):
 @pytest.mark.parametrize("seed", range(3))
 def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, seed):
     (user, positive, negative), (positive_bias, negative_bias), first, second = step_inputs(seed)
-    arguments = (np.float32(1.7), rank_weight, LOSS_CODES["hinge" if loss == "warp" else loss], 1.0,
-                 fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.1), np.float32(0.03)))
+    arguments = (
+        np.float32(1.7),
+        rank_weight,
+        LOSS_CODES["hinge" if loss == "warp" else loss],
+        1.0,
+        fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.1), np.float32(0.03)),
+    )
     kernel_state = [user.copy(), first.copy(), second.copy()]
-    value, steps = fold_in.pair_step(fold_in.UserState(*kernel_state), np.int64(4), positive, positive_bias,
-                                     negative, negative_bias, *arguments)
+    value, steps = fold_in.pair_step(
+        fold_in.UserState(*kernel_state), np.int64(4), positive, positive_bias, negative, negative_bias, *arguments
+    )
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
     expected_value, expected_steps = reference_pair_step(
-        *reference_state, 4, positive, float(positive_bias), negative, float(negative_bias), 1.7, rank_weight,
-        "hinge" if loss == "warp" else loss, 1.0, optimizer, 0.1, 0.03,
+        *reference_state,
+        4,
+        positive,
+        float(positive_bias),
+        negative,
+        float(negative_bias),
+        1.7,
+        rank_weight,
+        "hinge" if loss == "warp" else loss,
+        1.0,
+        optimizer,
+        0.1,
+        0.03,
     )
     assert steps == expected_steps
     np.testing.assert_allclose(value, expected_value, rtol=1e-5)
@@ -106,9 +140,19 @@ def test_pair_step_without_gradient_changes_nothing():
     negative = np.zeros(2, dtype=np.float32)
     first, second = np.zeros(2, dtype=np.float32), np.ones(2, dtype=np.float32)
     # hinge with d = 3 > margin 1: zero loss, zero gradient, no L2 either.
-    value, steps = fold_in.pair_step(fold_in.UserState(user, first, second), np.int64(0), positive, np.float32(0),
-                                     negative, np.float32(0), np.float32(1), 1.0, LOSS_CODES["hinge"], 1.0,
-                                     fold_in.StepRule(OPTIMIZER_CODES["adam"], np.float32(0.1), np.float32(0.5)))
+    value, steps = fold_in.pair_step(
+        fold_in.UserState(user, first, second),
+        np.int64(0),
+        positive,
+        np.float32(0),
+        negative,
+        np.float32(0),
+        np.float32(1),
+        1.0,
+        LOSS_CODES["hinge"],
+        1.0,
+        fold_in.StepRule(OPTIMIZER_CODES["adam"], np.float32(0.1), np.float32(0.5)),
+    )
     assert value == 0.0 and steps == 0
     assert user.tolist() == [1.0, 0.0] and second.tolist() == [1.0, 1.0]
 
@@ -118,12 +162,19 @@ def test_pair_step_without_gradient_changes_nothing():
 def test_point_step_matches_the_numpy_reference(optimizer, label):
     (user, item, _), (item_bias, _), first, second = step_inputs(7)
     kernel_state = [user.copy(), first.copy(), second.copy()]
-    value, steps = fold_in.point_step(fold_in.UserState(*kernel_state), np.int64(0), item, item_bias, label,
-                                      np.float32(0.8),
-                                      fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.2), np.float32(0.01)))
+    value, steps = fold_in.point_step(
+        fold_in.UserState(*kernel_state),
+        np.int64(0),
+        item,
+        item_bias,
+        label,
+        np.float32(0.8),
+        fold_in.StepRule(OPTIMIZER_CODES[optimizer], np.float32(0.2), np.float32(0.01)),
+    )
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
-    expected_value, expected_steps = reference_point_step(*reference_state, 0, item, float(item_bias), label, 0.8,
-                                                          optimizer, 0.2, 0.01)
+    expected_value, expected_steps = reference_point_step(
+        *reference_state, 0, item, float(item_bias), label, 0.8, optimizer, 0.2, 0.01
+    )
     assert steps == expected_steps
     np.testing.assert_allclose(value, expected_value, rtol=1e-5)
     for found, expected in zip(kernel_state, reference_state):
@@ -137,8 +188,27 @@ def below(state, bound):
     return np.uint64(state), int(value)
 
 
-def reference_fold_in_user(user, indptr, indices, weights, item_factors, item_biases, seed, loss, sampler, optimizer,
-                           n_negatives, max_sampled, kos_k, kos_n, epochs, learning_rate, l2, margin, use_weights):
+def reference_fold_in_user(
+    user,
+    indptr,
+    indices,
+    weights,
+    item_factors,
+    item_biases,
+    seed,
+    loss,
+    sampler,
+    optimizer,
+    n_negatives,
+    max_sampled,
+    kos_k,
+    kos_n,
+    epochs,
+    learning_rate,
+    l2,
+    margin,
+    use_weights,
+):
     """Fold in one user in plain numpy, drawing the kernel's random numbers.
 
     The same algorithm as :func:`tripletrec.kernels.fold_in.fold_in_users`
@@ -197,26 +267,72 @@ def reference_fold_in_user(user, indptr, indices, weights, item_factors, item_bi
                     if score(positive) - score(negative) < margin:
                         rank_weight = float(losses.warp_rank_weight(draws, n_items))
                         _, adam_steps = reference_pair_step(
-                            vector, first, second, adam_steps, item_factors[positive], float(item_biases[positive]),
-                            item_factors[negative], float(item_biases[negative]), weight, rank_weight, "hinge",
-                            margin, optimizer, learning_rate, l2)
+                            vector,
+                            first,
+                            second,
+                            adam_steps,
+                            item_factors[positive],
+                            float(item_biases[positive]),
+                            item_factors[negative],
+                            float(item_biases[negative]),
+                            weight,
+                            rank_weight,
+                            "hinge",
+                            margin,
+                            optimizer,
+                            learning_rate,
+                            l2,
+                        )
                         break
             elif loss == "logistic":
-                _, adam_steps = reference_point_step(vector, first, second, adam_steps, item_factors[positive],
-                                                     float(item_biases[positive]), 1.0, weight, optimizer,
-                                                     learning_rate, l2)
+                _, adam_steps = reference_point_step(
+                    vector,
+                    first,
+                    second,
+                    adam_steps,
+                    item_factors[positive],
+                    float(item_biases[positive]),
+                    1.0,
+                    weight,
+                    optimizer,
+                    learning_rate,
+                    l2,
+                )
                 for _ in range(n_negatives):
                     negative = draw()
-                    _, adam_steps = reference_point_step(vector, first, second, adam_steps, item_factors[negative],
-                                                         float(item_biases[negative]), -1.0, weight, optimizer,
-                                                         learning_rate, l2)
+                    _, adam_steps = reference_point_step(
+                        vector,
+                        first,
+                        second,
+                        adam_steps,
+                        item_factors[negative],
+                        float(item_biases[negative]),
+                        -1.0,
+                        weight,
+                        optimizer,
+                        learning_rate,
+                        l2,
+                    )
             else:
                 for _ in range(n_negatives):
                     negative = draw()
                     _, adam_steps = reference_pair_step(
-                        vector, first, second, adam_steps, item_factors[positive], float(item_biases[positive]),
-                        item_factors[negative], float(item_biases[negative]), weight, 1.0, loss, margin,
-                        optimizer, learning_rate, l2)
+                        vector,
+                        first,
+                        second,
+                        adam_steps,
+                        item_factors[positive],
+                        float(item_biases[positive]),
+                        item_factors[negative],
+                        float(item_biases[negative]),
+                        weight,
+                        1.0,
+                        loss,
+                        margin,
+                        optimizer,
+                        learning_rate,
+                        l2,
+                    )
         if epoch >= epochs // 2:
             vector_sum += vector
     return vector_sum / (epochs - epochs // 2)
@@ -233,25 +349,59 @@ def small_problem(seed=0, n_new=4, n_items=30, dim=5):
     return indptr, indices.astype(np.int32), weights, item_factors, item_biases
 
 
-def run_kernel(indptr, indices, weights, item_factors, item_biases, *, seed, loss, sampler, optimizer,
-               n_negatives=2, max_sampled=10, kos_k=2, kos_n=3, epochs=4, learning_rate=0.1, l2=0.02,
-               margin=1.0, use_weights=True):
+def run_kernel(
+    indptr,
+    indices,
+    weights,
+    item_factors,
+    item_biases,
+    *,
+    seed,
+    loss,
+    sampler,
+    optimizer,
+    n_negatives=2,
+    max_sampled=10,
+    kos_k=2,
+    kos_n=3,
+    epochs=4,
+    learning_rate=0.1,
+    l2=0.02,
+    margin=1.0,
+    use_weights=True,
+):
     n_new, dim = len(indptr) - 1, item_factors.shape[1]
     user_factors = np.zeros((n_new, dim), dtype=np.float32)
     epoch_losses = np.zeros((n_new, epochs))
     with np.errstate(over="ignore"):
         fold_in.fold_in_users(
-            fold_in.NewUsers(indptr, indices, weights), fold_in.FrozenItems(item_factors, item_biases), user_factors,
+            fold_in.NewUsers(indptr, indices, weights),
+            fold_in.FrozenItems(item_factors, item_biases),
+            user_factors,
             fold_in.FoldInScratch(
-                np.zeros((n_new, dim), dtype=np.float32), np.zeros((n_new, dim), dtype=np.float32),
-                np.zeros((n_new, dim)), np.empty(len(indices), dtype=np.int64),
-                np.zeros((n_new, kos_n), dtype=np.float32), np.zeros((n_new, kos_n), dtype=np.int64),
+                np.zeros((n_new, dim), dtype=np.float32),
+                np.zeros((n_new, dim), dtype=np.float32),
+                np.zeros((n_new, dim)),
+                np.empty(len(indices), dtype=np.int64),
+                np.zeros((n_new, kos_n), dtype=np.float32),
+                np.zeros((n_new, kos_n), dtype=np.int64),
             ),
             epoch_losses,
             fold_in.FoldInSettings(
-                np.uint64(seed), LOSS_CODES[loss], SAMPLER_CODES[sampler], OPTIMIZER_CODES[optimizer], n_negatives,
-                max_sampled, UNSEEN_MAX_DRAWS, kos_k, kos_n, epochs, np.float32(learning_rate), np.float32(l2),
-                np.float64(margin), use_weights,
+                np.uint64(seed),
+                LOSS_CODES[loss],
+                SAMPLER_CODES[sampler],
+                OPTIMIZER_CODES[optimizer],
+                n_negatives,
+                max_sampled,
+                UNSEEN_MAX_DRAWS,
+                kos_k,
+                kos_n,
+                epochs,
+                np.float32(learning_rate),
+                np.float32(l2),
+                np.float64(margin),
+                use_weights,
             ),
         )
     return user_factors, epoch_losses
@@ -260,19 +410,44 @@ def run_kernel(indptr, indices, weights, item_factors, item_biases, *, seed, los
 @pytest.mark.parametrize(
     "loss, sampler, optimizer",
     [(loss, "uniform", "adagrad") for loss in losses.LOSSES]
-    + [("bpr", "unseen", "sgd"), ("warp", "unseen", "adam"), ("logistic", "uniform", "adam"),
-       ("hinge", "unseen", "sgd")],
+    + [
+        ("bpr", "unseen", "sgd"),
+        ("warp", "unseen", "adam"),
+        ("logistic", "uniform", "adam"),
+        ("hinge", "unseen", "sgd"),
+    ],
 )
 def test_fold_in_users_matches_the_numpy_reference(loss, sampler, optimizer):
     problem = small_problem()
     found, _ = run_kernel(*problem, seed=11, loss=loss, sampler=sampler, optimizer=optimizer)
     indptr, indices, weights, item_factors, item_biases = problem
     with np.errstate(over="ignore"):
-        expected = np.array([
-            reference_fold_in_user(user, indptr, indices, weights, item_factors, item_biases, 11, loss, sampler,
-                                   optimizer, 2, 10, 2, 3, 4, 0.1, 0.02, 1.0, True)
-            for user in range(len(indptr) - 1)
-        ])
+        expected = np.array(
+            [
+                reference_fold_in_user(
+                    user,
+                    indptr,
+                    indices,
+                    weights,
+                    item_factors,
+                    item_biases,
+                    11,
+                    loss,
+                    sampler,
+                    optimizer,
+                    2,
+                    10,
+                    2,
+                    3,
+                    4,
+                    0.1,
+                    0.02,
+                    1.0,
+                    True,
+                )
+                for user in range(len(indptr) - 1)
+            ]
+        )
     np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-5)
     assert not found[1].any() and found[0].any()  # the user without items keeps its zero start
 
@@ -293,15 +468,27 @@ def test_results_do_not_depend_on_the_number_of_threads():
 def test_item_parameters_are_only_read():
     indptr, indices, weights, item_factors, item_biases = small_problem()
     before = item_factors.copy(), item_biases.copy()
-    run_kernel(indptr, indices, weights, item_factors, item_biases, seed=0, loss="bpr", sampler="uniform",
-               optimizer="sgd")
+    run_kernel(
+        indptr, indices, weights, item_factors, item_biases, seed=0, loss="bpr", sampler="uniform", optimizer="sgd"
+    )
     assert np.array_equal(item_factors, before[0]) and np.array_equal(item_biases, before[1])
 
 
 def test_the_epoch_loss_goes_down():
     indptr, indices, weights, item_factors, item_biases = small_problem(seed=5)
-    _, epoch_losses = run_kernel(indptr, indices, weights, item_factors, item_biases, seed=0, loss="bpr",
-                                 sampler="uniform", optimizer="adagrad", epochs=30, n_negatives=5)
+    _, epoch_losses = run_kernel(
+        indptr,
+        indices,
+        weights,
+        item_factors,
+        item_biases,
+        seed=0,
+        loss="bpr",
+        sampler="uniform",
+        optimizer="adagrad",
+        epochs=30,
+        n_negatives=5,
+    )
     trained = np.diff(indptr) > 0
     assert np.all(epoch_losses[trained, -5:].mean(axis=1) < epoch_losses[trained, :5].mean(axis=1))
     assert not epoch_losses[~trained].any()

@@ -50,8 +50,13 @@ def numpy_metrics_without_ties(row, positives, excluded, k):
 
 def test_metric_columns_are_distinct():
     columns = [
-        ranking.AUC, ranking.PRECISION, ranking.RECALL, ranking.NDCG,
-        ranking.AVERAGE_PRECISION, ranking.HIT, ranking.RECIPROCAL_RANK,
+        ranking.AUC,
+        ranking.PRECISION,
+        ranking.RECALL,
+        ranking.NDCG,
+        ranking.AVERAGE_PRECISION,
+        ranking.HIT,
+        ranking.RECIPROCAL_RANK,
     ]
     assert sorted(columns) == list(range(ranking.N_RANK_METRICS))
     # The numpy reference below writes the columns in this order.
@@ -73,15 +78,13 @@ def test_discount_prefix_by_hand():
     with_nan=st.booleans(),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
-def test_count_below_and_equal_matches_numpy(
-    seed, n_items, n_positives, n_levels, exclude_share, with_nan, dtype
-):
+def test_count_below_and_equal_matches_numpy(seed, n_items, n_positives, n_levels, exclude_share, with_nan, dtype):
     # n_positives up to 40 crosses SMALL_POSITIVE_COUNT: both paths are checked.
     rng = np.random.default_rng(seed)
     row = (rng.integers(0, n_levels, n_items) if n_levels else rng.normal(size=n_items)).astype(dtype)
     order = rng.permutation(n_items)
     positives = np.sort(order[: min(n_positives, n_items)])
-    rest = order[len(positives):]
+    rest = order[len(positives) :]
     excluded = np.sort(rest[rng.random(len(rest)) < exclude_share]).astype(np.int32)
     if with_nan and len(rest):
         row[rest[0]] = np.nan
@@ -140,8 +143,14 @@ def run_block(scores, positives_per_user, excluded_per_user, k, rows=None):
     cuts = np.empty(n_users)
     log_miss = np.empty(n_users)
     ranking.rank_block(
-        scores, rows, users, ranking.Csr(positive_indptr, positive_indices),
-        ranking.Csr(excluded_indptr, excluded_indices), k, ranking.discount_prefix(k), True,
+        scores,
+        rows,
+        users,
+        ranking.Csr(positive_indptr, positive_indices),
+        ranking.Csr(excluded_indptr, excluded_indices),
+        k,
+        ranking.discount_prefix(k),
+        True,
         ranking.RankOutputs(metrics, nan, top, cuts, log_miss),
     )
     return metrics, nan, top, cuts, log_miss, (excluded_indptr, excluded_indices)
@@ -207,7 +216,5 @@ def test_tied_cut_outputs_and_log_miss():
     assert cuts.tolist() == [1.0, 1.0]
     np.testing.assert_allclose(log_miss, [math.log(1 - 2 / 4), math.log(1 - 1 / 2)])
     out = np.zeros(4)
-    ranking.tied_cut_log_miss(
-        scores, np.array([0, 1]), np.array([0, 1]), cuts, log_miss, *excluded_csr, out
-    )
+    ranking.tied_cut_log_miss(scores, np.array([0, 1]), np.array([0, 1]), cuts, log_miss, *excluded_csr, out)
     np.testing.assert_allclose(out, [log_miss[0], log_miss.sum(), log_miss.sum(), log_miss[0]])

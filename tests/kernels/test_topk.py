@@ -29,8 +29,18 @@ def reference_select(scores, k, excluded_columns=None):
     return ids, best
 
 
-def run_kernel(scores, k, *, biases=EMPTY_FLOAT, indptr=EMPTY_INDEX, indices=EMPTY_INDEX,
-               item_to_column=None, first_query=0, n_query=None, tile_width=None):
+def run_kernel(
+    scores,
+    k,
+    *,
+    biases=EMPTY_FLOAT,
+    indptr=EMPTY_INDEX,
+    indices=EMPTY_INDEX,
+    item_to_column=None,
+    first_query=0,
+    n_query=None,
+    tile_width=None,
+):
     """Select from ``scores`` in tiles of ``tile_width`` columns, left to right."""
     scores = np.ascontiguousarray(scores, dtype=np.float32).copy()
     n_rows, n_columns = scores.shape
@@ -43,9 +53,20 @@ def run_kernel(scores, k, *, biases=EMPTY_FLOAT, indptr=EMPTY_INDEX, indices=EMP
     for first_column in range(0, n_columns, tile_width):
         stop_column = min(first_column + tile_width, n_columns)
         tile = np.ascontiguousarray(scores[:, first_column:stop_column])
-        select_top_k(tile, first_query, first_column, biases, indptr, indices,
-                     item_to_column, k, first_column == 0, stop_column == n_columns,
-                     out_ids, out_scores)
+        select_top_k(
+            tile,
+            first_query,
+            first_column,
+            biases,
+            indptr,
+            indices,
+            item_to_column,
+            k,
+            first_column == 0,
+            stop_column == n_columns,
+            out_ids,
+            out_scores,
+        )
         scores[:, first_column:stop_column] = tile
     return out_ids, out_scores, scores
 
@@ -98,14 +119,12 @@ def test_biases_are_added_before_selection():
 def test_exclusions_use_the_query_rows_of_the_block():
     rng = np.random.default_rng(3)
     n_query, n_columns = 6, 20
-    excluded = [rng.choice(n_columns, size=rng.integers(0, 8), replace=False)
-                for _ in range(n_query)]
+    excluded = [rng.choice(n_columns, size=rng.integers(0, 8), replace=False) for _ in range(n_query)]
     indptr = np.concatenate([[0], np.cumsum([len(e) for e in excluded])]).astype(np.int64)
     indices = np.concatenate(excluded).astype(np.int64)
     scores = tied_scores(rng, n_query, n_columns)
     # Only the block of queries 2..4 is passed; results land at those rows.
-    ids, best, block = run_kernel(scores[2:5], 4, indptr=indptr, indices=indices,
-                                  first_query=2, n_query=n_query)
+    ids, best, block = run_kernel(scores[2:5], 4, indptr=indptr, indices=indices, first_query=2, n_query=n_query)
     expected_ids, expected_best = reference_select(scores[2:5], 4, excluded[2:5])
     np.testing.assert_array_equal(ids[2:5], expected_ids)
     np.testing.assert_array_equal(best[2:5], expected_best)
@@ -131,8 +150,7 @@ def test_item_to_column_maps_catalogue_exclusions_to_candidate_columns():
     item_to_column[[4, 7]] = [0, 1]
     indptr = np.array([0, 2], dtype=np.int64)
     indices = np.array([7, 3], dtype=np.int64)  # item 3 is no candidate: ignored
-    ids, best, _ = run_kernel(scores, 2, indptr=indptr, indices=indices,
-                              item_to_column=item_to_column)
+    ids, best, _ = run_kernel(scores, 2, indptr=indptr, indices=indices, item_to_column=item_to_column)
     assert ids.tolist() == [[0, -1]]
     assert best[0, 0] == 1.0
 
@@ -165,8 +183,7 @@ def test_tiles_left_to_right_equal_one_pass(tile_width):
     excluded = [rng.choice(n_columns, size=30, replace=False) for _ in range(n_query)]
     indptr = np.arange(0, 30 * n_query + 1, 30, dtype=np.int64)
     indices = np.concatenate(excluded).astype(np.int64)
-    ids, best, _ = run_kernel(scores, 9, biases=biases, indptr=indptr, indices=indices,
-                              tile_width=tile_width)
+    ids, best, _ = run_kernel(scores, 9, biases=biases, indptr=indptr, indices=indices, tile_width=tile_width)
     expected_ids, expected_best = reference_select(scores + biases, 9, excluded)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)

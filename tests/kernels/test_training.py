@@ -86,8 +86,11 @@ class ReferenceModel:
         self.bias_l2 = bias_l2
         self.use_biases = use_biases
         start = training.ADAGRAD_INITIAL_ACCUMULATOR if "adagrad" in optimizer else 0.0
-        self.second = {"user": np.full_like(self.user, start), "item": np.full_like(self.item, start),
-                       "bias": np.full_like(self.bias, start)}
+        self.second = {
+            "user": np.full_like(self.user, start),
+            "item": np.full_like(self.item, start),
+            "bias": np.full_like(self.bias, start),
+        }
         self.first = {name: np.zeros_like(array) for name, array in self.second.items()}
         self.steps = {"user": np.zeros(len(self.user), int), "item": np.zeros(len(self.item), int)}
 
@@ -119,8 +122,11 @@ class ReferenceModel:
     def pair_step(self, user, positive, negative, gradient):
         """Step on gradient * d(s+ - s-) / d(parameters), plus L2, from the old values."""
         u, p, n = self.user[user].copy(), self.item[positive].copy(), self.item[negative].copy()
-        rates = [self._rate("user", user), self._rate("item", positive), self._rate("item", negative)] \
-            if self.optimizer == "adam" else [None] * 3
+        rates = (
+            [self._rate("user", user), self._rate("item", positive), self._rate("item", negative)]
+            if self.optimizer == "adam"
+            else [None] * 3
+        )
         self._apply("user", self.user, user, gradient * (p - n) + self.l2 * u, rates[0])
         self._apply("item", self.item, positive, gradient * u + self.l2 * p, rates[1])
         self._apply("item", self.item, negative, -gradient * u + self.l2 * n, rates[2])
@@ -142,7 +148,9 @@ class ReferenceModel:
         if loss == "logistic":
             self.point_step(user, positive, weight * float(losses.logistic_gradient(self.score(user, positive), 1)))
             for _ in range(n_negatives):
-                self.point_step(user, negative, weight * float(losses.logistic_gradient(self.score(user, negative), -1)))
+                self.point_step(
+                    user, negative, weight * float(losses.logistic_gradient(self.score(user, negative), -1))
+                )
             return
         if loss in ("warp", "warp-kos"):
             difference = self.score(user, positive) - self.score(user, negative)
@@ -158,9 +166,28 @@ class ReferenceModel:
 
 
 def run_kernel(
-    interactions, user_factors, item_factors, item_biases, *, loss, optimizer, forced_negative=None,
-    learning_rate=0.1, l2=0.0, bias_l2=0.0, margin=1.0, n_negatives=1, max_sampled=10, use_biases=True,
-    use_weights=True, random_order=False, sampler="uniform", n_chunks=1, seed=7, kos_k=2, kos_n=5,
+    interactions,
+    user_factors,
+    item_factors,
+    item_biases,
+    *,
+    loss,
+    optimizer,
+    forced_negative=None,
+    learning_rate=0.1,
+    l2=0.0,
+    bias_l2=0.0,
+    margin=1.0,
+    n_negatives=1,
+    max_sampled=10,
+    use_biases=True,
+    use_weights=True,
+    random_order=False,
+    sampler="uniform",
+    n_chunks=1,
+    seed=7,
+    kos_k=2,
+    kos_n=5,
 ):
     """Call train_epoch directly; a ``forced_negative`` makes every negative draw that item."""
     matrix = interactions.tocsr()
@@ -202,24 +229,44 @@ def run_kernel(
     chunk_weights = np.zeros(n_chunks)
     with np.errstate(over="ignore"):
         training.train_epoch(
-            training.EpochPlan(active, chunk_starts, chunk_offsets, np.full(n_chunks, seed, dtype=np.uint64),
-                               chunk_losses, chunk_weights),
-            training.TrainingData(indptr, indices, weights, np.repeat(np.arange(n_users, dtype=np.int32), counts),
-                                  threshold, alias),
+            training.EpochPlan(
+                active,
+                chunk_starts,
+                chunk_offsets,
+                np.full(n_chunks, seed, dtype=np.uint64),
+                chunk_losses,
+                chunk_weights,
+            ),
+            training.TrainingData(
+                indptr, indices, weights, np.repeat(np.arange(n_users, dtype=np.int32), counts), threshold, alias
+            ),
             training.Model(user_factors, item_factors, item_biases),
             training.OptimizerState(**state),
             training.Scratch(
                 positions,
                 np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.float32),
                 np.zeros((n_chunks, kos_n + training.SCRATCH_PADDING), np.int64),
-                np.zeros((n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
-                         np.int64),
+                np.zeros(
+                    (n_chunks, training.PREFETCH_DISTANCE + training.WARP_LOOKAHEAD + training.SCRATCH_PADDING),
+                    np.int64,
+                ),
             ),
             training.Settings(
-                losses.loss_code(loss), sampling.sampler_code(sampler), training.OPTIMIZER_CODES[optimizer],
-                n_negatives, max_sampled, sampling.UNSEEN_MAX_DRAWS, kos_k, kos_n,
-                np.float32(learning_rate), np.float32(l2), np.float32(bias_l2), np.float64(margin),
-                use_biases, use_weights, random_order,
+                losses.loss_code(loss),
+                sampling.sampler_code(sampler),
+                training.OPTIMIZER_CODES[optimizer],
+                n_negatives,
+                max_sampled,
+                sampling.UNSEEN_MAX_DRAWS,
+                kos_k,
+                kos_n,
+                np.float32(learning_rate),
+                np.float32(l2),
+                np.float32(bias_l2),
+                np.float64(margin),
+                use_biases,
+                use_weights,
+                random_order,
             ),
         )
     return positions, chunk_losses, chunk_weights
@@ -242,11 +289,25 @@ def test_one_kernel_update_equals_the_numpy_reference(loss, optimizer):
     # One user, one positive (item 1) of weight 2; every negative is item 3.
     interactions = sp.csr_matrix((np.array([2.0]), (np.array([0]), np.array([1]))), shape=(1, 5))
     settings = dict(learning_rate=0.05, l2=0.02, bias_l2=0.03, margin=1.0)
-    reference = ReferenceModel(user_factors, item_factors, item_biases, optimizer,
-                               settings["learning_rate"], settings["l2"], settings["bias_l2"], True)
+    reference = ReferenceModel(
+        user_factors,
+        item_factors,
+        item_biases,
+        optimizer,
+        settings["learning_rate"],
+        settings["l2"],
+        settings["bias_l2"],
+        True,
+    )
     reference.train_example(loss, 0, 1, 3, 2.0, 5, settings["margin"], n_negatives=1)
     _, chunk_losses, chunk_weights = run_kernel(
-        interactions, user_factors, item_factors, item_biases, loss=loss, optimizer=optimizer, forced_negative=3,
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss=loss,
+        optimizer=optimizer,
+        forced_negative=3,
         **settings,
     )
     np.testing.assert_allclose(user_factors, reference.user, rtol=2e-5, atol=2e-6)
@@ -267,8 +328,17 @@ def test_several_negatives_are_successive_steps(loss, optimizer):
     interactions = sp.csr_matrix((np.array([1.0]), (np.array([0]), np.array([2]))), shape=(1, 5))
     reference = ReferenceModel(user_factors, item_factors, item_biases, optimizer, 0.1, 0.0, 0.0, False)
     reference.train_example(loss, 0, 2, 4, 1.0, 5, 1.0, n_negatives=3)
-    run_kernel(interactions, user_factors, item_factors, item_biases, loss=loss, optimizer=optimizer,
-               forced_negative=4, n_negatives=3, use_biases=False)
+    run_kernel(
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss=loss,
+        optimizer=optimizer,
+        forced_negative=4,
+        n_negatives=3,
+        use_biases=False,
+    )
     np.testing.assert_allclose(user_factors, reference.user, rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(item_factors, reference.item, rtol=2e-5, atol=2e-6)
     np.testing.assert_array_equal(item_biases, tiny_model()[2])  # biases off: untouched
@@ -281,8 +351,16 @@ def test_ignored_weights_count_one():
     interactions = sp.csr_matrix((np.array([5.0]), (np.array([0]), np.array([1]))), shape=(1, 5))
     reference = ReferenceModel(user_factors, item_factors, item_biases, "sgd", 0.1, 0.0, 0.0, True)
     reference.train_example("bpr", 0, 1, 3, 1.0, 5, 1.0, n_negatives=1)
-    _, _, chunk_weights = run_kernel(interactions, user_factors, item_factors, item_biases, loss="bpr",
-                                     optimizer="sgd", forced_negative=3, use_weights=False)
+    _, _, chunk_weights = run_kernel(
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss="bpr",
+        optimizer="sgd",
+        forced_negative=3,
+        use_weights=False,
+    )
     np.testing.assert_allclose(user_factors, reference.user, rtol=2e-5, atol=2e-6)
     assert chunk_weights[0] == 1.0
 
@@ -295,8 +373,15 @@ def test_warp_without_a_violating_negative_makes_no_step():
     interactions = sp.csr_matrix((np.array([1.0]), (np.array([0]), np.array([1]))), shape=(1, 5))
     # A margin of -100 is met by every pair: all max_sampled draws pass.
     _, chunk_losses, chunk_weights = run_kernel(
-        interactions, user_factors, item_factors, item_biases, loss="warp", optimizer="adagrad",
-        forced_negative=3, margin=-100.0, max_sampled=7,
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss="warp",
+        optimizer="adagrad",
+        forced_negative=3,
+        margin=-100.0,
+        max_sampled=7,
     )
     for array, original in zip((user_factors, item_factors, item_biases), before):
         np.testing.assert_array_equal(array, original)
@@ -310,8 +395,16 @@ def test_warp_rank_weight_scales_the_step():
     user_factors, item_factors, item_biases = tiny_model(n_items=11)
     start_user = user_factors.copy()
     interactions = sp.csr_matrix((np.array([1.0]), (np.array([0]), np.array([1]))), shape=(1, 11))
-    run_kernel(interactions, user_factors, item_factors, item_biases, loss="warp", optimizer="sgd",
-               forced_negative=3, learning_rate=0.01)
+    run_kernel(
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss="warp",
+        optimizer="sgd",
+        forced_negative=3,
+        learning_rate=0.01,
+    )
     start_items = tiny_model(n_items=11)[1]
     expected = start_user + 0.01 * math.log(10) * (start_items[1] - start_items[3])
     np.testing.assert_allclose(user_factors, expected, rtol=1e-5)
@@ -333,8 +426,14 @@ def test_every_interaction_is_visited_once_per_epoch(random_order, n_chunks):
     matrix = random_interactions()
     user_factors, item_factors, item_biases = tiny_model(12, 30, 8)
     positions, _, chunk_weights = run_kernel(
-        matrix, user_factors, item_factors, item_biases, loss="bpr", optimizer="adagrad",
-        random_order=random_order, n_chunks=n_chunks,
+        matrix,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss="bpr",
+        optimizer="adagrad",
+        random_order=random_order,
+        n_chunks=n_chunks,
     )
     np.testing.assert_array_equal(np.sort(positions), np.arange(matrix.nnz))
     assert chunk_weights.sum() == pytest.approx(matrix.data.sum())
@@ -351,8 +450,9 @@ def test_one_chunk_is_deterministic_and_seed_dependent():
     results = []
     for seed in (7, 7, 8):
         user_factors, item_factors, item_biases = tiny_model(12, 30, 8)
-        run_kernel(matrix, user_factors, item_factors, item_biases, loss="warp", optimizer="adam",
-                   sampler="unseen", seed=seed)
+        run_kernel(
+            matrix, user_factors, item_factors, item_biases, loss="warp", optimizer="adam", sampler="unseen", seed=seed
+        )
         results.append(item_factors)
     np.testing.assert_array_equal(results[0], results[1])
     assert not np.array_equal(results[0], results[2])

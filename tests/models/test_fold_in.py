@@ -30,7 +30,9 @@ def test_fold_in_with_every_loss_finds_the_groups_missing_item(model, loss):
     assert ids[:, 0].tolist() == MISSING
 
 
-@pytest.mark.parametrize("optimizer, learning_rate", [("sgd", 0.1), ("adagrad", 0.15), ("adam", 0.02), ("rowwise-adagrad", 0.15)])
+@pytest.mark.parametrize(
+    "optimizer, learning_rate", [("sgd", 0.1), ("adagrad", 0.15), ("adam", 0.02), ("rowwise-adagrad", 0.15)]
+)
 @pytest.mark.parametrize("negatives", ["uniform", "unseen", "popularity"])
 def test_fold_in_with_every_optimizer_and_sampler_finds_the_missing_item(model, optimizer, learning_rate, negatives):
     model.set_params(optimizer=optimizer, learning_rate=learning_rate, negatives=negatives)
@@ -123,15 +125,30 @@ def test_more_epochs_fit_the_given_items_better(model):
 @pytest.mark.parametrize(
     "items, weights, message",
     [
-        ([1000, [1001]], None, r"items must be a list of item ids or a list of item-id lists, one per new user; "
-                               r"items\[0\] is 1000"),
+        (
+            [1000, [1001]],
+            None,
+            r"items must be a list of item ids or a list of item-id lists, one per new user; "
+            r"items\[0\] is 1000",
+        ),
         ([[[1000]]], None, r"items\[0\] is \[\[1000\]\]"),
-        ("abc", None, r"items must be a list of item ids \(one new user\), a list of item-id lists \(one per new user\) or an Interactions, got str"),
+        (
+            "abc",
+            None,
+            r"items must be a list of item ids \(one new user\), a list of item-id lists \(one per new user\) or an Interactions, got str",
+        ),
         (5, None, r"items must be a list of item ids .* got int"),
-        ([[1000], [1001, 77, 78]], None,
-         r"items: 2 of 4 ids are not in the model's item id map: 77, 78 \(first in items\[1\]\)"),
+        (
+            [[1000], [1001, 77, 78]],
+            None,
+            r"items: 2 of 4 ids are not in the model's item id map: 77, 78 \(first in items\[1\]\)",
+        ),
         ([["1000"]], None, r"items: 1 of 1 ids are not in the model's item id map: '1000'"),
-        ([[1000, 1001]], [[1.0]], r"weights must be None or one weight per given item, with the nesting of items \(item counts \[2\]\)"),
+        (
+            [[1000, 1001]],
+            [[1.0]],
+            r"weights must be None or one weight per given item, with the nesting of items \(item counts \[2\]\)",
+        ),
         ([[1000, 1001]], [[1.0, 1.0], [1.0]], r"weights must be None or one weight per given item"),
         ([[1000, 1001]], [[1.0, -1.0]], r"weights: 1 of 2 rows are negative"),
     ],
@@ -163,10 +180,14 @@ def test_bad_fold_in_arguments_are_named(model):
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(loss="softmax"),
-         rf"fold_in supports models trained with loss bpr, .*logistic; this MatrixFactorization has loss='softmax'"),
-        (dict(optimizer="lbfgs"),
-         rf"fold_in supports the optimizers sgd, adagrad, adam, rowwise-adagrad; this MatrixFactorization has optimizer='lbfgs'"),
+        (
+            dict(loss="softmax"),
+            r"fold_in supports models trained with loss bpr, .*logistic; this MatrixFactorization has loss='softmax'",
+        ),
+        (
+            dict(optimizer="lbfgs"),
+            r"fold_in supports the optimizers sgd, adagrad, adam, rowwise-adagrad; this MatrixFactorization has optimizer='lbfgs'",
+        ),
         (dict(n_negatives=0), r"n_negatives must be an integer >= 1, got 0"),
         (dict(l2=float("nan")), r"l2 must be a finite number >= 0, got nan"),
     ],
@@ -233,8 +254,6 @@ def test_folded_in_users_rank_about_as_well_as_trained_users_on_ml100k(data_dir,
     popularity_precision = precision(folded)
     assert fold_in_precision >= 0.85 * trained_precision
     assert fold_in_precision - popularity_precision >= 0.5 * (trained_precision - popularity_precision)
-
-
 
 
 def test_an_impossible_epoch_count_is_refused_before_allocating(model):

@@ -103,8 +103,14 @@ def test_repr_shows_changed_parameters():
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(loss="triplet"), "loss must be one of 'bpr', 'sigmoid', 'hinge', 'warp', 'warp-kos', 'logistic', got 'triplet'"),
-        (dict(optimizer="rmsprop"), "optimizer must be one of 'sgd', 'adagrad', 'adam', 'rowwise-adagrad', got 'rmsprop'"),
+        (
+            dict(loss="triplet"),
+            "loss must be one of 'bpr', 'sigmoid', 'hinge', 'warp', 'warp-kos', 'logistic', got 'triplet'",
+        ),
+        (
+            dict(optimizer="rmsprop"),
+            "optimizer must be one of 'sgd', 'adagrad', 'adam', 'rowwise-adagrad', got 'rmsprop'",
+        ),
         (dict(negatives="hard"), "negatives must be one of 'uniform', 'unseen', 'popularity', got 'hard'"),
         (dict(dim=0), "dim must be an integer >= 1, got 0"),
         (dict(dim=-4), "dim must be an integer >= 1, got -4"),
@@ -199,7 +205,9 @@ def test_weights_are_scaled_to_mean_one_and_equal_weights_count_as_none():
 
 def test_validation_of_another_shape_is_rejected(data):
     other = random_interactions(n_users=41)
-    with pytest.raises(ValueError, match=r"validation is 41 users x 30 items and must share the id maps of train \(40 x 30\)"):
+    with pytest.raises(
+        ValueError, match=r"validation is 41 users x 30 items and must share the id maps of train \(40 x 30\)"
+    ):
         MatrixFactorization(**SMALL).fit(data, other, progress=False)
 
 
@@ -224,7 +232,9 @@ def test_early_stopping_needs_validation(data):
 
 def test_absurd_learning_rate_diverges_with_a_clear_error(data):
     model = MatrixFactorization(**{**SMALL, "optimizer": "sgd", "learning_rate": 1e30, "init_scale": 10.0})
-    with pytest.raises(FloatingPointError, match=r"training diverged in epoch 1: .* try a lower learning_rate than 1e\+30"):
+    with pytest.raises(
+        FloatingPointError, match=r"training diverged in epoch 1: .* try a lower learning_rate than 1e\+30"
+    ):
         model.fit(data, progress=False)
 
 
@@ -236,8 +246,11 @@ def test_a_blow_up_is_caught_before_it_overflows(data_dir, optimizer):
 
     train = movielens("ml-100k", split="ua", min_rating=4, path=data_dir, progress=False).train
     model = MatrixFactorization(loss="sigmoid", optimizer=optimizer, learning_rate=1e3, epochs=3, seed=0)
-    with pytest.raises(FloatingPointError, match=r"diverged in epoch \d: the parameters grew to .*past the bound 1000\); "
-                                                 r"try a lower learning_rate than 1000"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"diverged in epoch \d: the parameters grew to .*past the bound 1000\); "
+        r"try a lower learning_rate than 1000",
+    ):
         model.fit(train, progress=False)
 
 
@@ -281,8 +294,15 @@ def test_learned_attributes_hold_no_optimizer_state(data):
     model = MatrixFactorization(**SMALL, optimizer="adam").fit(data, progress=False)
     public = {name for name in vars(model) if name.endswith("_") and not name.startswith("_")}
     assert public == {
-        "user_factors_", "item_factors_", "item_biases_", "n_users_", "n_items_",
-        "user_ids_", "item_ids_", "history_", "best_epoch_",
+        "user_factors_",
+        "item_factors_",
+        "item_biases_",
+        "n_users_",
+        "n_items_",
+        "user_ids_",
+        "item_ids_",
+        "history_",
+        "best_epoch_",
     }
     assert model._optimizer_state["item_moment1"].shape == (30, 8)
 
@@ -362,8 +382,17 @@ def test_refit_starts_over(data):
 def test_every_loss_sampler_and_optimizer_learns(planted, loss, negatives, optimizer):
     train, test, _ = planted
     rates = {"adagrad": 0.1, "sgd": 0.1, "adam": 0.01, "rowwise-adagrad": 0.1}
-    model = MatrixFactorization(dim=8, epochs=4, threads=2, seed=0, loss=loss, negatives=negatives,
-                                optimizer=optimizer, learning_rate=rates[optimizer], n_negatives=2)
+    model = MatrixFactorization(
+        dim=8,
+        epochs=4,
+        threads=2,
+        seed=0,
+        loss=loss,
+        negatives=negatives,
+        optimizer=optimizer,
+        learning_rate=rates[optimizer],
+        n_negatives=2,
+    )
     model.fit(train, progress=False)
     assert evaluate(model, test, train=train, metrics=("auc",)).means["auc"] > 0.8
 
@@ -393,8 +422,9 @@ def test_early_stopping_restores_the_best_epoch(planted):
     def keep(model, record):
         snapshots[record["epoch"]] = model.item_factors_.copy()
 
-    model = MatrixFactorization(dim=8, epochs=25, threads=1, seed=0, learning_rate=0.5, early_stopping="auc",
-                                patience=2)
+    model = MatrixFactorization(
+        dim=8, epochs=25, threads=1, seed=0, learning_rate=0.5, early_stopping="auc", patience=2
+    )
     model.fit(train, test, callbacks=[keep], progress=False)
     values = [record["auc"] for record in model.history_]
     best = int(np.argmax(values)) + 1
@@ -490,8 +520,9 @@ def test_on_ml100k_the_best_scored_item_is_recommended_first_and_predict_agrees(
 
 def test_vectors_start_uniform_with_the_documented_spread(data):
     # A learning rate of 1e-12 leaves the starting vectors as they were drawn.
-    model = MatrixFactorization(dim=16, epochs=1, threads=1, seed=0, optimizer="sgd", learning_rate=1e-12,
-                                init_scale=0.4).fit(data, progress=False)
+    model = MatrixFactorization(
+        dim=16, epochs=1, threads=1, seed=0, optimizer="sgd", learning_rate=1e-12, init_scale=0.4
+    ).fit(data, progress=False)
     values = np.concatenate([model.user_factors_.ravel(), model.item_factors_.ravel()])
     half_width = np.sqrt(3.0) * 0.4 / np.sqrt(16)
     assert np.abs(values).max() <= half_width * (1 + 1e-6)

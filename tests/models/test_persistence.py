@@ -92,8 +92,11 @@ def test_npz_holding_a_pickled_object_is_rejected_without_running_it(tmp_path):
             return (os.system, (f"echo pwned > {marker}",))
 
     header = json.dumps({"format": "tripletrec-model", "format_version": 1, "model_class": "_Model"})
-    np.savez(path, __header__=np.frombuffer(header.encode(), dtype=np.uint8),
-             user_factors=np.array([Explodes()], dtype=object))
+    np.savez(
+        path,
+        __header__=np.frombuffer(header.encode(), dtype=np.uint8),
+        user_factors=np.array([Explodes()], dtype=object),
+    )
     with pytest.raises(ModelFileError, match=r"array 'user_factors' holds pickled Python objects"):
         load(path)
     assert not marker.exists()
@@ -119,22 +122,31 @@ def valid_arrays(model):
 
 
 def valid_header(model, **changes):
-    header = {"model_class": MODEL_NAME, "model_module": MatrixFactorization.__module__, "params": model.get_params(),
-              "history": []}
+    header = {
+        "model_class": MODEL_NAME,
+        "model_module": MatrixFactorization.__module__,
+        "params": model.get_params(),
+        "history": [],
+    }
     header.update(changes)
     return header
 
 
 def test_unknown_model_class_is_rejected_and_nothing_imported(model, tmp_path):
     module = "tripletrec_test_module_that_must_never_be_imported"
-    path = save_arrays(tmp_path / "m.npz", valid_header(model, model_class="Evil", model_module=module),
-                       valid_arrays(model))
-    with pytest.raises(ModelFileError, match=r"holds a model of class 'Evil' .* which is not a known tripletrec "
-                                             rf"model class \(known: .*{MODEL_NAME}.*\); import the module"):
+    path = save_arrays(
+        tmp_path / "m.npz", valid_header(model, model_class="Evil", model_module=module), valid_arrays(model)
+    )
+    with pytest.raises(
+        ModelFileError,
+        match=r"holds a model of class 'Evil' .* which is not a known tripletrec "
+        rf"model class \(known: .*{MODEL_NAME}.*\); import the module",
+    ):
         load(path)
     assert module not in sys.modules
-    path = save_arrays(tmp_path / "os.npz", valid_header(model, model_class="system", model_module="os"),
-                       valid_arrays(model))
+    path = save_arrays(
+        tmp_path / "os.npz", valid_header(model, model_class="system", model_module="os"), valid_arrays(model)
+    )
     with pytest.raises(ModelFileError, match=r"class 'system' \(module 'os'\), which is not a known"):
         load(path)
     path = save_arrays(tmp_path / "none.npz", {"params": {}}, valid_arrays(model))
@@ -150,7 +162,9 @@ def test_a_class_found_by_name_in_another_module_is_used(model, tmp_path):
 def test_unknown_parameters_are_rejected_naming_them(model, tmp_path):
     params = {**model.get_params(), "temperature": 2.0, "heads": 4}
     path = save_arrays(tmp_path / "m.npz", valid_header(model, params=params), valid_arrays(model))
-    with pytest.raises(ModelFileError, match=rf"sets parameters 'heads', 'temperature' that {MODEL_NAME} does not have"):
+    with pytest.raises(
+        ModelFileError, match=rf"sets parameters 'heads', 'temperature' that {MODEL_NAME} does not have"
+    ):
         load(path)
 
 
@@ -161,8 +175,10 @@ def test_unknown_parameters_are_rejected_naming_them(model, tmp_path):
         (dict(optimizer_state=np.zeros(3)), r"holds arrays this tripletrec does not know: optimizer_state"),
         (dict(item_factors=np.zeros((20, 8))), r"item_factors is float64, not float32"),
         (dict(item_factors=np.zeros((20, 3), dtype=np.float32)), r"are not two matrices of the same dim"),
-        (dict(item_biases=np.zeros(5, dtype=np.float32)),
-         r"item_biases has shape \(5,\) but the factors describe 20 users and 20 items"),
+        (
+            dict(item_biases=np.zeros(5, dtype=np.float32)),
+            r"item_biases has shape \(5,\) but the factors describe 20 users and 20 items",
+        ),
         (dict(user_ids=np.arange(19)), r"user_ids has shape \(19,\)"),
         (dict(item_ids=np.zeros(20, dtype=np.int64)), r"the saved id maps are invalid \(ids must be unique"),
         (dict(item_names=np.arange(20)), r"item_names is int64, not strings"),
@@ -199,11 +215,18 @@ def test_fit_partial_continues_a_loaded_model(tmp_path):
 @pytest.mark.parametrize(
     "replaced, message",
     [
-        (dict(item_factors=np.zeros((0, 8), dtype=np.float32), item_biases=np.zeros(0, dtype=np.float32),
-              item_ids=np.zeros(0, dtype=np.int64)),
-         r"the factors describe 0 items of dim 8; a model needs at least 1 item and dim >= 1"),
-        (dict(user_factors=np.zeros((20, 0), dtype=np.float32), item_factors=np.zeros((20, 0), dtype=np.float32)),
-         r"the factors describe 20 items of dim 0; a model needs at least 1 item and dim >= 1"),
+        (
+            dict(
+                item_factors=np.zeros((0, 8), dtype=np.float32),
+                item_biases=np.zeros(0, dtype=np.float32),
+                item_ids=np.zeros(0, dtype=np.int64),
+            ),
+            r"the factors describe 0 items of dim 8; a model needs at least 1 item and dim >= 1",
+        ),
+        (
+            dict(user_factors=np.zeros((20, 0), dtype=np.float32), item_factors=np.zeros((20, 0), dtype=np.float32)),
+            r"the factors describe 20 items of dim 0; a model needs at least 1 item and dim >= 1",
+        ),
     ],
 )
 def test_a_model_without_items_or_dimensions_is_rejected(model, tmp_path, replaced, message):
@@ -213,8 +236,11 @@ def test_a_model_without_items_or_dimensions_is_rejected(model, tmp_path, replac
 
 
 def test_a_model_without_users_loads_and_serves_new_users(model, tmp_path):
-    arrays = {**valid_arrays(model), "user_factors": np.zeros((0, 8), dtype=np.float32),
-              "user_ids": np.zeros(0, dtype=np.int64)}
+    arrays = {
+        **valid_arrays(model),
+        "user_factors": np.zeros((0, 8), dtype=np.float32),
+        "user_ids": np.zeros(0, dtype=np.int64),
+    }
     loaded = load(save_arrays(tmp_path / "m.npz", valid_header(model), arrays))
     assert loaded.n_users_ == 0 and loaded.n_items_ == 20
     recommended, scores = loaded.recommend_new(ITEM_IDS[:3], k=5, seed=0)
@@ -225,13 +251,25 @@ def test_a_model_without_users_loads_and_serves_new_users(model, tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        (dict(dim=-5), r"the saved parameters are invalid \(MatrixFactorization: dim must be an integer >= 1, got -5\)"),
-        (dict(learning_rate=0.0, loss="nonsense"), r"the saved parameters are invalid \(MatrixFactorization has 2 "
-                                                r"invalid parameters: loss must be one of .*learning_rate must be"),
-        (dict(epochs=10**12), r"the saved parameters are invalid \(MatrixFactorization: epochs must be an integer >= 1 and <= 100000, "
-                              r"got 1000000000000\)"),
-        (dict(kos_n=10**9), r"the saved parameters are invalid \(MatrixFactorization: kos_n must be an integer >= 1 "
-                              r"and <= 100000, got 1000000000\)"),
+        (
+            dict(dim=-5),
+            r"the saved parameters are invalid \(MatrixFactorization: dim must be an integer >= 1, got -5\)",
+        ),
+        (
+            dict(learning_rate=0.0, loss="nonsense"),
+            r"the saved parameters are invalid \(MatrixFactorization has 2 "
+            r"invalid parameters: loss must be one of .*learning_rate must be",
+        ),
+        (
+            dict(epochs=10**12),
+            r"the saved parameters are invalid \(MatrixFactorization: epochs must be an integer >= 1 and <= 100000, "
+            r"got 1000000000000\)",
+        ),
+        (
+            dict(kos_n=10**9),
+            r"the saved parameters are invalid \(MatrixFactorization: kos_n must be an integer >= 1 "
+            r"and <= 100000, got 1000000000\)",
+        ),
     ],
 )
 def test_saved_parameters_breaking_the_constraints_are_rejected(model, tmp_path, changes, message):

@@ -10,8 +10,7 @@ import tripletrec.serving.exact as topk_module
 from tripletrec.serving.exact import cosine_top_k, default_block_size, top_k
 
 
-def reference_top_k(user_vectors, item_vectors, k, item_biases=None, excluded=None,
-                    candidates=None):
+def reference_top_k(user_vectors, item_vectors, k, item_biases=None, excluded=None, candidates=None):
     """Full argsort per row: score descending, item index ascending; pad -1/-inf.
 
     ``excluded`` is a list (one per query row) of item indices never to return.
@@ -48,8 +47,7 @@ def integer_model(seed, n_query=12, n_items=50, dim=3):
     users = rng.integers(-2, 3, size=(n_query, dim)).astype(np.float32)
     items = rng.integers(-2, 3, size=(n_items, dim)).astype(np.float32)
     biases = rng.integers(-1, 2, size=n_items).astype(np.float32)
-    excluded = [rng.choice(n_items, size=rng.integers(0, 15), replace=False)
-                for _ in range(n_query)]
+    excluded = [rng.choice(n_items, size=rng.integers(0, 15), replace=False) for _ in range(n_query)]
     return rng, users, items, biases, excluded
 
 
@@ -72,14 +70,18 @@ def test_agrees_with_argsort_reference(use_biases, use_exclusions, use_candidate
     candidates = rng.choice(50, size=30, replace=False) if use_candidates else None
     k = 6
     ids, scores = top_k(
-        users, items, k,
+        users,
+        items,
+        k,
         item_biases=biases if use_biases else None,
         exclude=as_csr(excluded, 50) if use_exclusions else None,
         candidates=candidates,
         block_size=5,
     )
     expected_ids, expected_scores = reference_top_k(
-        users, items, k,
+        users,
+        items,
+        k,
         item_biases=biases if use_biases else None,
         excluded=excluded if use_exclusions else None,
         candidates=candidates,
@@ -94,14 +96,12 @@ def test_continuous_scores_match_reference_within_rounding():
     items = rng.standard_normal((300, 16)).astype(np.float32)
     biases = rng.standard_normal(300).astype(np.float32)
     excluded = [rng.choice(300, size=20, replace=False) for _ in range(40)]
-    ids, scores = top_k(users, items, 10, item_biases=biases,
-                        exclude=as_csr(excluded, 300), block_size=7)
+    ids, scores = top_k(users, items, 10, item_biases=biases, exclude=as_csr(excluded, 300), block_size=7)
     expected_ids, expected_scores = reference_top_k(users, items, 10, biases, excluded)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
     # Each returned score is the score of the returned item; nothing excluded.
     full = users @ items.T + biases
-    np.testing.assert_allclose(np.take_along_axis(full, ids, axis=1), scores,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.take_along_axis(full, ids, axis=1), scores, rtol=1e-5, atol=1e-5)
     for row in range(40):
         assert not set(ids[row]) & set(excluded[row])
     assert np.mean(ids == expected_ids) > 0.99
@@ -119,21 +119,30 @@ def test_property_matches_reference(seed, n_query, n_items, dim, data):
     rng = np.random.default_rng(seed)
     users = rng.integers(-3, 4, size=(n_query, dim)).astype(np.float32)
     items = rng.integers(-3, 4, size=(n_items, dim)).astype(np.float32)
-    biases = (rng.integers(-2, 3, size=n_items).astype(np.float32)
-              if data.draw(st.booleans(), label="biases") else None)
-    excluded = ([rng.choice(n_items, size=rng.integers(0, n_items + 1), replace=False)
-                 for _ in range(n_query)]
-                if data.draw(st.booleans(), label="exclude") else None)
-    candidates = (rng.choice(n_items, size=rng.integers(1, n_items + 1), replace=False)
-                  if data.draw(st.booleans(), label="candidates") else None)
+    biases = rng.integers(-2, 3, size=n_items).astype(np.float32) if data.draw(st.booleans(), label="biases") else None
+    excluded = (
+        [rng.choice(n_items, size=rng.integers(0, n_items + 1), replace=False) for _ in range(n_query)]
+        if data.draw(st.booleans(), label="exclude")
+        else None
+    )
+    candidates = (
+        rng.choice(n_items, size=rng.integers(1, n_items + 1), replace=False)
+        if data.draw(st.booleans(), label="candidates")
+        else None
+    )
     available = n_items if candidates is None else len(candidates)
     k = data.draw(st.integers(1, available), label="k")
     block_size = data.draw(st.integers(1, n_query + 1), label="block_size")
-    ids, scores = top_k(users, items, k, item_biases=biases,
-                        exclude=None if excluded is None else as_csr(excluded, n_items),
-                        candidates=candidates, block_size=block_size)
-    expected_ids, expected_scores = reference_top_k(users, items, k, biases, excluded,
-                                                    candidates)
+    ids, scores = top_k(
+        users,
+        items,
+        k,
+        item_biases=biases,
+        exclude=None if excluded is None else as_csr(excluded, n_items),
+        candidates=candidates,
+        block_size=block_size,
+    )
+    expected_ids, expected_scores = reference_top_k(users, items, k, biases, excluded, candidates)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(scores, expected_scores)
 
@@ -143,8 +152,7 @@ def test_batch_equals_single_rows():
     exclude = as_csr(excluded, 50)
     ids, scores = top_k(users, items, 8, item_biases=biases, exclude=exclude)
     for row in range(len(users)):
-        single_ids, single_scores = top_k(users[row:row + 1], items, 8,
-                                          item_biases=biases, exclude=exclude[row])
+        single_ids, single_scores = top_k(users[row : row + 1], items, 8, item_biases=biases, exclude=exclude[row])
         np.testing.assert_array_equal(single_ids[0], ids[row])
         np.testing.assert_array_equal(single_scores[0], scores[row])
 
@@ -154,8 +162,7 @@ def test_block_size_does_not_change_the_result():
     users = rng.standard_normal((37, 8)).astype(np.float32)
     items = rng.standard_normal((90, 8)).astype(np.float32)
     excluded = [rng.choice(90, size=10, replace=False) for _ in range(37)]
-    results = [top_k(users, items, 9, exclude=as_csr(excluded, 90), block_size=size)
-               for size in (1, 2, 16, 37, 1000)]
+    results = [top_k(users, items, 9, exclude=as_csr(excluded, 90), block_size=size) for size in (1, 2, 16, 37, 1000)]
     for ids, scores in results[1:]:
         np.testing.assert_array_equal(ids, results[0][0])
         # One-row blocks may take another BLAS code path: allow the last bit.
@@ -165,8 +172,7 @@ def test_block_size_does_not_change_the_result():
 def test_threads_setting_gives_the_same_answer():
     _, users, items, biases, excluded = integer_model(9)
     expected = top_k(users, items, 5, item_biases=biases, exclude=as_csr(excluded, 50))
-    got = top_k(users, items, 5, item_biases=biases, exclude=as_csr(excluded, 50),
-                threads=1)
+    got = top_k(users, items, 5, item_biases=biases, exclude=as_csr(excluded, 50), threads=1)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
 
@@ -197,8 +203,7 @@ def test_k_equal_to_catalogue_and_padding_after_exclusion():
 def test_candidates_return_catalogue_indices_and_ignore_duplicates():
     users = np.array([[1.0]], dtype=np.float32)
     items = np.arange(10, dtype=np.float32)[:, None]
-    ids, scores = top_k(users, items, 3, candidates=[2, 7, 5, 7, 0],
-                        exclude=as_csr([[5, 9]], 10))
+    ids, scores = top_k(users, items, 3, candidates=[2, 7, 5, 7, 0], exclude=as_csr([[5, 9]], 10))
     # 9 is the best item overall but no candidate; 5 is excluded.
     assert ids.tolist() == [[7, 2, 0]]
     assert scores.tolist() == [[7.0, 2.0, 0.0]]
@@ -236,8 +241,7 @@ def test_item_chunks_do_not_change_the_result(monkeypatch, item_chunk):
     expected = reference_top_k(users, items, 12, biases, excluded)
     monkeypatch.setattr(topk_module, "ITEM_CHUNK", item_chunk)
     for block_size in (2, 9):
-        ids, scores = top_k(users, items, 12, item_biases=biases,
-                            exclude=as_csr(excluded, 130), block_size=block_size)
+        ids, scores = top_k(users, items, 12, item_biases=biases, exclude=as_csr(excluded, 130), block_size=block_size)
         np.testing.assert_array_equal(ids, expected[0])
         np.testing.assert_array_equal(scores, expected[1])
 
@@ -245,14 +249,23 @@ def test_item_chunks_do_not_change_the_result(monkeypatch, item_chunk):
 def test_overlapped_and_sequential_tile_loops_agree():
     _, users, items, biases, excluded = integer_model(13, n_query=20, n_items=40)
     exclude = as_csr(excluded, 40)
-    arguments = (users, items.T, 5, biases, exclude.indptr.astype(np.int64),
-                 exclude.indices.astype(np.int64), np.arange(40, dtype=np.int64), 3, 2, 16)
+    arguments = (
+        users,
+        items.T,
+        5,
+        biases,
+        exclude.indptr.astype(np.int64),
+        exclude.indices.astype(np.int64),
+        np.arange(40, dtype=np.int64),
+        3,
+        2,
+        16,
+    )
     overlapped = topk_module._score_and_select(*arguments, overlap=True)
     sequential = topk_module._score_and_select(*arguments, overlap=False)
     np.testing.assert_array_equal(overlapped[0], sequential[0])
     np.testing.assert_array_equal(overlapped[1], sequential[1])
-    np.testing.assert_array_equal(overlapped[0], reference_top_k(users, items, 5, biases,
-                                                                 excluded)[0])
+    np.testing.assert_array_equal(overlapped[0], reference_top_k(users, items, 5, biases, excluded)[0])
 
 
 @pytest.mark.parametrize(
@@ -270,8 +283,10 @@ def test_overlapped_and_sequential_tile_loops_agree():
         ({"item_biases": np.array([0, 0, np.nan, 0, 0])}, "item_biases has 1 NaN"),
         ({"exclude": sp.csr_matrix((3, 5))}, r"exclude has shape \(3, 5\) but must be"),
         ({"exclude": (np.array([0, 1]), np.array([0]))}, "exclude indptr has 2 entries"),
-        ({"exclude": (np.array([0, 1, 1]), np.array([5]))},
-         r"exclude has 1 item indices outside 0..4 \(first in row 0\)"),
+        (
+            {"exclude": (np.array([0, 1, 1]), np.array([5]))},
+            r"exclude has 1 item indices outside 0..4 \(first in row 0\)",
+        ),
         ({"exclude": (np.array([0, 2, 1]), np.array([0]))}, "exclude indptr must rise"),
         ({"exclude": [[0]]}, "exclude must be None, a scipy sparse matrix"),
         ({"block_size": 0}, "block_size must be an integer >= 1"),
@@ -308,15 +323,13 @@ def test_cosine_agrees_with_scikit_learn_and_excludes_self():
     vectors = rng.standard_normal((60, 5)).astype(np.float32)
     vectors[13] = 0.0  # zero vector: similarity 0 with everything
     queries = np.array([3, 13, 59])
-    ids, similarities = cosine_top_k(vectors[queries], vectors, 8,
-                                     exclude_self_indices=queries, block_size=2)
+    ids, similarities = cosine_top_k(vectors[queries], vectors, 8, exclude_self_indices=queries, block_size=2)
     reference = cosine_similarity(vectors[queries], vectors)
     for row, query in enumerate(queries):
         assert query not in ids[row]
         others = np.delete(np.arange(60), query)
         order = np.lexsort((others, -reference[row, others]))[:8]
-        np.testing.assert_allclose(similarities[row], reference[row, others[order]],
-                                   atol=1e-6)
+        np.testing.assert_allclose(similarities[row], reference[row, others[order]], atol=1e-6)
     # The zero query: all similarities 0, ties by lower index, itself skipped.
     assert ids[1].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
     assert np.all(similarities[1] == 0.0)
@@ -335,8 +348,7 @@ def test_cosine_pads_when_self_exclusion_leaves_too_few_and_merges_exclude():
     ids, similarities = cosine_top_k(vectors, vectors, 3, exclude_self_indices=[0, 1, -1])
     assert ids[:, -1].tolist() == [-1, -1, 1]  # the third query is not in `vectors`
     assert ids[2].tolist() == [2, 0, 1]
-    ids, _ = cosine_top_k(vectors[:1], vectors, 2, exclude_self_indices=[0],
-                          exclude=as_csr([[2]], 3))
+    ids, _ = cosine_top_k(vectors[:1], vectors, 2, exclude_self_indices=[0], exclude=as_csr([[2]], 3))
     assert ids.tolist() == [[1, -1]]
 
 

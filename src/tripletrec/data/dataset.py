@@ -39,7 +39,7 @@ class Features:
             )
 
     @classmethod
-    def one_hot(cls, values: Any, ids: IdMap, prefix: str) -> "Features":
+    def one_hot(cls, values: Any, ids: IdMap, prefix: str) -> Features:
         """One column per distinct value (sorted), named ``prefix=value``."""
         values = np.asarray(values)
         levels, codes = np.unique(values, return_inverse=True)
@@ -51,7 +51,7 @@ class Features:
         return cls(matrix, np.array([f"{prefix}={level}" for level in levels]), ids)
 
     @classmethod
-    def numeric(cls, values: Any, ids: IdMap, name: str) -> "Features":
+    def numeric(cls, values: Any, ids: IdMap, name: str) -> Features:
         """One numeric column called ``name``."""
         column = np.asarray(values, dtype=np.float32).reshape(-1, 1)
         return cls(sp.csr_matrix(column), np.array([name]), ids)
@@ -128,9 +128,7 @@ class Dataset:
             lines.append(f"  source: {self.source}")
         if len(data):
             weights = data.weights
-            lines.append(
-                f"  weights: min {weights.min():g}, mean {weights.mean():.3g}, max {weights.max():g}"
-            )
+            lines.append(f"  weights: min {weights.min():g}, mean {weights.mean():.3g}, max {weights.max():g}")
         for label, part in (("train", self.train), ("test", self.test)):
             if part is not None:
                 lines.append(f"  {label}: {len(part):,} interactions")

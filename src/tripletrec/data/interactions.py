@@ -69,9 +69,7 @@ def _integer_ids(values: np.ndarray, name: str) -> np.ndarray:
     as_ints = [int(value) for value in values.tolist()]
     low, high = min(as_ints), max(as_ints)
     if low < -_INT64_MAX - 1 or high > _UINT64_MAX:
-        position = next(
-            i for i, value in enumerate(as_ints) if value < -_INT64_MAX - 1 or value > _UINT64_MAX
-        )
+        position = next(i for i, value in enumerate(as_ints) if value < -_INT64_MAX - 1 or value > _UINT64_MAX)
         raise ValueError(
             f"{name}: id {as_ints[position]} at position {position} is outside the range of "
             "64-bit integers; integer ids must fit in int64 or uint64"
@@ -120,8 +118,7 @@ def _id_array(ids: Any, name: str = "ids") -> np.ndarray:
     for position, (value, value_kind) in enumerate(zip(values.tolist(), kinds)):
         if value_kind == "other":
             raise ValueError(
-                f"{name} must be integers or strings, got {type(value).__name__} "
-                f"{value!r} at position {position}"
+                f"{name} must be integers or strings, got {type(value).__name__} {value!r} at position {position}"
             )
         if value_kind != first_kind:
             kind_names = {"str": "a string", "int": "an integer"}
@@ -193,9 +190,7 @@ def _lookup_keys(values: np.ndarray, id_dtype: np.dtype) -> tuple[np.ndarray, np
         return keys, valid
     if values.dtype.kind == "O":
         listed = values.tolist()
-        valid = np.array(
-            [_id_kind(value) == "int" and low <= int(value) <= high for value in listed], dtype=bool
-        )
+        valid = np.array([_id_kind(value) == "int" and low <= int(value) <= high for value in listed], dtype=bool)
         keys = np.array([int(v) if ok else 0 for v, ok in zip(listed, valid)], dtype=id_dtype)
         return keys, valid
     return np.zeros(n, dtype=id_dtype), np.zeros(n, dtype=bool)
@@ -255,9 +250,7 @@ class IdMap:
         sorted_ids = values[self._order]
         repeats = int(np.count_nonzero(sorted_ids[1:] == sorted_ids[:-1]))
         if repeats:
-            raise ValueError(
-                f"{name} must be unique: {repeats} of {len(values)} ids are repeats"
-            )
+            raise ValueError(f"{name} must be unique: {repeats} of {len(values)} ids are repeats")
         self._sorted = sorted_ids
 
     @classmethod
@@ -334,8 +327,7 @@ class IdMap:
         if missing == "error" and unknown.any():
             examples = ", ".join(repr(x) for x in values[unknown][:3].tolist())
             raise ValueError(
-                f"{name}: {_count_phrase(int(unknown.sum()), len(values))} are not in "
-                f"the id map (e.g. {examples})"
+                f"{name}: {_count_phrase(int(unknown.sum()), len(values))} are not in the id map (e.g. {examples})"
             )
         return indices[0] if scalar else indices
 
@@ -352,19 +344,14 @@ class IdMap:
         indices = np.asarray(indices)
         bad = (indices < 0) | (indices >= len(self))
         if np.any(bad):
-            raise ValueError(
-                f"indices: {_count_phrase(int(np.sum(bad)), indices.size)} are outside "
-                f"0..{len(self) - 1}"
-            )
+            raise ValueError(f"indices: {_count_phrase(int(np.sum(bad)), indices.size)} are outside 0..{len(self) - 1}")
         return self._ids[indices]
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _first_bad(
-    bad: np.ndarray, values: np.ndarray, name: str, unit: str, problem: str
-) -> None:
+def _first_bad(bad: np.ndarray, values: np.ndarray, name: str, unit: str, problem: str) -> None:
     """Raise ``ValueError`` when ``bad`` has any entry: count, first position and its value."""
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -372,8 +359,7 @@ def _first_bad(
         shown = repr(value.item()) if isinstance(value, np.generic) else repr(value)
         units = unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
         raise ValueError(
-            f"{name}: {_count_phrase(int(bad.sum()), len(values), units)} {problem} "
-            f"(first at {unit} {first}: {shown})"
+            f"{name}: {_count_phrase(int(bad.sum()), len(values), units)} {problem} (first at {unit} {first}: {shown})"
         )
 
 
@@ -660,9 +646,7 @@ class Interactions:
             A bad shape, index, weight or timestamp, named with its row.
         """
         if duplicates not in _DUPLICATE_RULES:
-            raise ValueError(
-                f"duplicates must be one of {', '.join(_DUPLICATE_RULES)}; got {duplicates!r}"
-            )
+            raise ValueError(f"duplicates must be one of {', '.join(_DUPLICATE_RULES)}; got {duplicates!r}")
         n_users, n_items = _check_shape(shape)
         users_arr = np.asarray(users)
         items_arr = np.asarray(items)
@@ -670,16 +654,11 @@ class Interactions:
         if users_arr.ndim != 1 or items_arr.ndim != 1:
             raise ValueError("users and items must be one-dimensional arrays")
         if items_arr.size != n:
-            raise ValueError(
-                f"users has {n} rows but items has {items_arr.size}; arrays must have "
-                "the same length"
-            )
+            raise ValueError(f"users has {n} rows but items has {items_arr.size}; arrays must have the same length")
         user_index = _check_indices(users_arr, n_users, "users")
         item_index = _check_indices(items_arr, n_items, "items")
         weight_values = (
-            np.ones(n, dtype=np.float64)
-            if weights is None
-            else _check_weights(weights, n).astype(np.float64)
+            np.ones(n, dtype=np.float64) if weights is None else _check_weights(weights, n).astype(np.float64)
         )
         time_values = None if timestamps is None else _check_timestamps(timestamps, n)
 
@@ -719,9 +698,7 @@ class Interactions:
         cols = unique_key % max(n_items, 1)
         indptr = np.zeros(n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n_users), out=indptr[1:])
-        matrix = sp.csr_matrix(
-            (summed.astype(np.float32), cols.astype(np.int32), indptr), shape=(n_users, n_items)
-        )
+        matrix = sp.csr_matrix((summed.astype(np.float32), cols.astype(np.int32), indptr), shape=(n_users, n_items))
         return cls(matrix, latest, user_ids, item_ids)
 
     @classmethod
@@ -765,8 +742,7 @@ class Interactions:
         items_arr = _id_array(_as_one_dimensional(items), "items")
         if users_arr.size != items_arr.size:
             raise ValueError(
-                f"users has {users_arr.size} rows but items has {items_arr.size}; "
-                "arrays must have the same length"
+                f"users has {users_arr.size} rows but items has {items_arr.size}; arrays must have the same length"
             )
         if user_ids is None:
             user_ids, user_index = IdMap.from_values(users_arr, name="users")
@@ -894,10 +870,7 @@ class Interactions:
 
     def __repr__(self) -> str:
         stamps = ", timestamps" if self._timestamps is not None else ""
-        return (
-            f"Interactions({self.n_users} users x {self.n_items} items, "
-            f"{len(self)} pairs{stamps})"
-        )
+        return f"Interactions({self.n_users} users x {self.n_items} items, {len(self)} pairs{stamps})"
 
     def user_index(self) -> np.ndarray:
         """ndarray, shape (nnz,), int64: user index of each stored pair (CSR order)."""
@@ -948,11 +921,7 @@ class Interactions:
 
     def same_ids(self, other: Interactions) -> bool:
         """True when ``other`` has the same shape and id maps."""
-        return (
-            self.shape == other.shape
-            and self.user_ids == other.user_ids
-            and self.item_ids == other.item_ids
-        )
+        return self.shape == other.shape and self.user_ids == other.user_ids and self.item_ids == other.item_ids
 
     # -------------------------------------------------------------- transforms
     def select(self, keep: np.ndarray) -> Interactions:
@@ -967,9 +936,7 @@ class Interactions:
         counts = np.bincount(self.user_index()[keep], minlength=self.n_users)
         indptr = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        matrix = sp.csr_matrix(
-            (self.weights[keep], self.indices[keep], indptr), shape=self.shape
-        )
+        matrix = sp.csr_matrix((self.weights[keep], self.indices[keep], indptr), shape=self.shape)
         stamps = None if self._timestamps is None else self._timestamps[keep]
         return Interactions(matrix, stamps, self.user_ids, self.item_ids)
 

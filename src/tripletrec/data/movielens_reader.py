@@ -188,9 +188,7 @@ def movielens(
     entry = get_variant(variant)
     _check_split(entry, split)
     _check_min_rating(min_rating)
-    location = locate(
-        entry, path, download=download, progress=progress, cache_dir=cache_dir, base_url=base_url
-    )
+    location = locate(entry, path, download=download, progress=progress, cache_dir=cache_dir, base_url=base_url)
     return read_movielens(location, split=split, min_rating=min_rating, strict=strict)
 
 
@@ -240,9 +238,7 @@ def read_movielens(
     known = movie_rows >= 0
     item_titles[movie_rows[known]] = np.asarray(titles, dtype=object)[known]
     item_titles = item_titles.astype(str)
-    years = np.array(
-        [float(m.group(1)) if (m := _YEAR_IN_TITLE.search(t)) else math.nan for t in titles]
-    )
+    years = np.array([float(m.group(1)) if (m := _YEAR_IN_TITLE.search(t)) else math.nan for t in titles])
     item_features = {
         "genre": _categorical(genres, movie_rows, item_ids, "genre", skip=_NO_GENRE),
         "year": _numeric(years, movie_rows, item_ids, "year"),
@@ -258,9 +254,7 @@ def read_movielens(
         user_features = {
             "age": _numeric(ages, people_rows, user_ids, "age"),
             "gender": _categorical([[g] for g in genders], people_rows, user_ids, "gender"),
-            "occupation": _categorical(
-                [[o] for o in occupations], people_rows, user_ids, "occupation"
-            ),
+            "occupation": _categorical([[o] for o in occupations], people_rows, user_ids, "occupation"),
         }
 
     if min_rating is not None:
@@ -291,17 +285,13 @@ def _check_split(entry: Variant, split: str | None) -> None:
             f"{', '.join(with_splits)} do); pass split=None and use tripletrec.data.split"
         )
     if split not in entry.splits:
-        raise ValueError(
-            f"split must be one of {', '.join(entry.splits)} for {entry.name}; got {split!r}"
-        )
+        raise ValueError(f"split must be one of {', '.join(entry.splits)} for {entry.name}; got {split!r}")
 
 
 def _check_min_rating(min_rating: float | None) -> None:
     if min_rating is None:
         return
-    if isinstance(min_rating, bool) or not isinstance(min_rating, Real) or not math.isfinite(
-        min_rating
-    ):
+    if isinstance(min_rating, bool) or not isinstance(min_rating, Real) or not math.isfinite(min_rating):
         raise ValueError(f"min_rating must be a finite number or None, got {min_rating!r}")
 
 
@@ -343,9 +333,7 @@ class _RatingColumns:
 
     def result(self, where: str) -> _Ratings:
         n = self.filled
-        return _Ratings(
-            self.users[:n], self.items[:n], self.ratings[:n], self.timestamps[:n], where
-        )
+        return _Ratings(self.users[:n], self.items[:n], self.ratings[:n], self.timestamps[:n], where)
 
 
 def _read_ratings(location: ArchiveLocation, name: str, strict: bool) -> _Ratings:
@@ -382,9 +370,7 @@ def _read_ratings(location: ArchiveLocation, name: str, strict: bool) -> _Rating
                 first, _, block = block.partition(b"\n")
                 found = first.decode("utf-8", "replace").strip().lstrip("\ufeff")
                 if found != header:
-                    raise CorruptArchiveError(
-                        f"{where} line 1 is {found!r}; expected the header {header!r}"
-                    )
+                    raise CorruptArchiveError(f"{where} line 1 is {found!r}; expected the header {header!r}")
                 header_seen = True
                 line_number += 1
             if columns is None:
@@ -396,13 +382,9 @@ def _read_ratings(location: ArchiveLocation, name: str, strict: bool) -> _Rating
             if at_end and block.strip():
                 # Only the last line can lack its newline: every earlier block
                 # was cut after one.
-                line_number = _parse_final_line(
-                    block, separator, separator_bytes, where, line_number, columns, strict
-                )
+                line_number = _parse_final_line(block, separator, separator_bytes, where, line_number, columns, strict)
             else:
-                line_number = _parse_block(
-                    block, separator, separator_bytes, where, line_number, columns
-                )
+                line_number = _parse_block(block, separator, separator_bytes, where, line_number, columns)
             if at_end:
                 break
     ratings = (columns or _RatingColumns(0)).result(where)
@@ -445,10 +427,7 @@ def _parse_final_line(
         if len(fields[-1]) >= shortest:
             return next_line
         columns.filled -= 1
-        reason = (
-            f"has a timestamp of {len(fields[-1])} digits where every other row's has "
-            f"at least {shortest}"
-        )
+        reason = f"has a timestamp of {len(fields[-1])} digits where every other row's has at least {shortest}"
     if strict:
         raise CorruptArchiveError(
             f"{where} line {line_number:,}, the last, has no final newline and {reason}: "
@@ -661,9 +640,7 @@ def _lines(location: ArchiveLocation, name: str) -> list[tuple[int, str]]:
 
 
 def _bad_row(location: ArchiveLocation, name: str, number: int, line: str, expected: str):
-    return CorruptArchiveError(
-        f"{location.where(name)} line {number:,} does not parse: {line!r}; expected {expected}"
-    )
+    return CorruptArchiveError(f"{location.where(name)} line {number:,} does not parse: {line!r}; expected {expected}")
 
 
 def _read_movies(location: ArchiveLocation) -> tuple[np.ndarray, list[str], list[list[str]]]:
@@ -679,8 +656,7 @@ def _read_movies(location: ArchiveLocation) -> tuple[np.ndarray, list[str], list
         header = next(reader, None)
         if header != _CSV_MOVIES_HEADER:
             raise CorruptArchiveError(
-                f"{location.where(name)} line 1 is {header!r}; expected the header "
-                f"{','.join(_CSV_MOVIES_HEADER)!r}"
+                f"{location.where(name)} line 1 is {header!r}; expected the header {','.join(_CSV_MOVIES_HEADER)!r}"
             )
         for row in reader:
             if not row:
@@ -689,9 +665,7 @@ def _read_movies(location: ArchiveLocation) -> tuple[np.ndarray, list[str], list
                 movie_id, title, genre_text = row
                 ids.append(int(movie_id))
             except ValueError:
-                raise _bad_row(
-                    location, name, reader.line_num, ",".join(row), "movieId,title,genres"
-                ) from None
+                raise _bad_row(location, name, reader.line_num, ",".join(row), "movieId,title,genres") from None
             titles.append(title)
             genres.append(genre_text.split("|") if genre_text else [])
         return np.array(ids, dtype=np.int64), titles, genres
@@ -701,10 +675,7 @@ def _read_movies(location: ArchiveLocation) -> tuple[np.ndarray, list[str], list
             fields = line.split("|")
             flags = fields[5:]
             if len(fields) != 5 + len(GENRES_100K) or any(f not in ("0", "1") for f in flags):
-                expected = (
-                    "id|title|release date|video release date|URL|"
-                    f"{len(GENRES_100K)} genre flags of 0 or 1"
-                )
+                expected = f"id|title|release date|video release date|URL|{len(GENRES_100K)} genre flags of 0 or 1"
                 raise _bad_row(location, name, number, line, expected)
             movie_genres = [genre for genre, flag in zip(GENRES_100K, flags) if flag == "1"]
         else:

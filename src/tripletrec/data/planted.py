@@ -14,8 +14,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_integer, check_real
 from .._parallel import parallel_section
+from .._validation import check_integer, check_real
 from ..kernels.planted_sampling import build_alias_table, sample_user_items, shuffled_positions
 from .dataset import Dataset, PlantedModel
 from .interactions import MAX_DIMENSION, Interactions
@@ -190,8 +190,7 @@ def synthetic(
     for size, name in ((n_users, "n_users"), (n_items, "n_items")):
         if size > MAX_DIMENSION:
             raise ValueError(
-                f"{name} must be at most {MAX_DIMENSION:,} (2**31 - 1): indices are stored "
-                f"as int32; got {size:,}"
+                f"{name} must be at most {MAX_DIMENSION:,} (2**31 - 1): indices are stored as int32; got {size:,}"
             )
     if n_interactions > MAX_INTERACTIONS:
         raise ValueError(

@@ -271,9 +271,7 @@ def get_variant(variant: str | Variant) -> Variant:
     try:
         return VARIANTS[variant]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}"
-        ) from None
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}") from None
 
 
 def default_cache_dir() -> Path:
@@ -338,8 +336,7 @@ class ArchiveLocation:
     def _require(self, name: str) -> None:
         if not self.has(name):
             raise CorruptArchiveError(
-                f"{self.where(name)} is missing: the {self.variant.name} data at "
-                f"{self.path} has no {name}"
+                f"{self.where(name)} is missing: the {self.variant.name} data at {self.path} has no {name}"
             )
 
     def size(self, name: str) -> int:
@@ -387,8 +384,7 @@ def _open_zip(path: Path, label: str | None = None) -> Iterator[zipfile.ZipFile]
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError) as error:
         raise CorruptArchiveError(
-            f"{label or path} is not a readable zip archive ({error}): it is truncated, "
-            "damaged or another kind of file"
+            f"{label or path} is not a readable zip archive ({error}): it is truncated, damaged or another kind of file"
         ) from error
     with archive:
         yield archive
@@ -402,9 +398,7 @@ def _has_member(archive: zipfile.ZipFile, member: str) -> bool:
     return True
 
 
-def _zip_location(
-    path: Path, entry: Variant, origin: str, label: str | None = None
-) -> ArchiveLocation:
+def _zip_location(path: Path, entry: Variant, origin: str, label: str | None = None) -> ArchiveLocation:
     """Check a zip archive's structure; find the folder its files sit in.
 
     ``label`` names the archive in messages (a URL for a download).
@@ -414,11 +408,7 @@ def _zip_location(
         names = archive.namelist()
     ratings = entry.ratings_file
     prefixes = sorted(
-        (
-            name[: -len(ratings)]
-            for name in names
-            if name == ratings or name.endswith("/" + ratings)
-        ),
+        (name[: -len(ratings)] for name in names if name == ratings or name.endswith("/" + ratings)),
         key=len,
     )
     if not prefixes:
@@ -474,9 +464,7 @@ def _from_explicit_path(path: Path, entry: Variant) -> ArchiveLocation:
         if found is not None:
             return found
         looked = ", ".join(str(p) for p in [path / entry.ratings_file, *_candidates(path, entry)])
-        raise DatasetNotFoundError(
-            f"MovieLens {entry.name} not found in path={str(path)!r}: looked for {looked}"
-        )
+        raise DatasetNotFoundError(f"MovieLens {entry.name} not found in path={str(path)!r}: looked for {looked}")
     raise DatasetNotFoundError(
         f"MovieLens {entry.name}: path={str(path)!r} does not exist (give a "
         f"{entry.archive} file, an extracted {entry.folder} folder or a folder holding one)"
@@ -502,9 +490,7 @@ def _search(entry: Variant, cache_dir: Path | None) -> tuple[ArchiveLocation | N
         found = _look_in(folder, entry, origin)
         if found is not None:
             return found, looked
-        names = ", ".join(
-            p.name + ("" if p.suffix == ".zip" else "/") for p in _candidates(folder, entry)
-        )
+        names = ", ".join(p.name + ("" if p.suffix == ".zip" else "/") for p in _candidates(folder, entry))
         looked.append(f"{label} (no {names})")
     return None, looked
 
@@ -653,9 +639,7 @@ def fetch(
     url = archive_url(entry, base_url)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / entry.archive
-    handle = tempfile.NamedTemporaryFile(
-        dir=folder, prefix=f".{entry.archive}.", suffix=".part", delete=False
-    )
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{entry.archive}.", suffix=".part", delete=False)
     temporary = Path(handle.name)
     try:
         digest = hashlib.new(algorithm)
@@ -692,8 +676,7 @@ def fetch(
                         bar.update(len(block))
         if expected_length is not None and received != expected_length:
             raise CorruptArchiveError(
-                f"download of {url} is truncated: got {received:,} of "
-                f"{expected_length:,} bytes; nothing was saved"
+                f"download of {url} is truncated: got {received:,} of {expected_length:,} bytes; nothing was saved"
             )
         actual = digest.hexdigest()
         if actual != expected:
@@ -789,9 +772,7 @@ def describe_sources(
         if found is not None:
             report.append(SourceInfo(entry.name, "found", found.origin, str(found.path), url))
         else:
-            report.append(
-                SourceInfo(entry.name, "download", "download", str(cache / entry.archive), url)
-            )
+            report.append(SourceInfo(entry.name, "download", "download", str(cache / entry.archive), url))
     return report
 
 

@@ -24,9 +24,7 @@ _LEAVE_OUT_ORDERS = ("random", "time")
 
 def _check_data(data) -> Interactions:
     if not isinstance(data, Interactions):
-        raise ValueError(
-            f"data must be a tripletrec.Interactions, got {type(data).__name__}"
-        )
+        raise ValueError(f"data must be a tripletrec.Interactions, got {type(data).__name__}")
     return data
 
 
@@ -46,9 +44,7 @@ def _generator(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
         return np.random.default_rng(seed)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}"
-        )
+        raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
     return np.random.default_rng(int(seed))
 
 
@@ -70,9 +66,7 @@ def _split(data: Interactions, test_mask: np.ndarray) -> tuple[Interactions, Int
     return data.select(~test_mask), data.select(test_mask)
 
 
-def random_split(
-    data: Interactions, test_fraction: float = 0.2, seed=None
-) -> tuple[Interactions, Interactions]:
+def random_split(data: Interactions, test_fraction: float = 0.2, seed=None) -> tuple[Interactions, Interactions]:
     """Send a random ``test_fraction`` of the pairs to test.
 
     Parameters
@@ -222,9 +216,7 @@ def temporal_split(
     return _split(data, timestamps >= cutoff)
 
 
-def cold_start_items(
-    data: Interactions, test_fraction: float = 0.2, seed=None
-) -> tuple[Interactions, Interactions]:
+def cold_start_items(data: Interactions, test_fraction: float = 0.2, seed=None) -> tuple[Interactions, Interactions]:
     """Hold out whole items: every pair of a test item goes to test.
 
     Parameters

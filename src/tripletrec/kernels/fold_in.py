@@ -48,9 +48,9 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from .threads import run_in_ranges
 from ..losses import HINGE, LOGISTIC, WARP, WARP_KOS
 from ..sampling import UNSEEN
+from .threads import run_in_ranges
 from .training import (
     ADAGRAD_INITIAL_ACCUMULATOR,
     ADAM_BETA1,
@@ -140,8 +140,22 @@ kos_positions : ndarray, shape (n_new, >= kos_n), int64
 
 FoldInSettings = namedtuple(
     "FoldInSettings",
-    ["seed", "loss", "sampler", "optimizer", "n_negatives", "max_sampled", "unseen_max_draws", "kos_k", "kos_n",
-     "epochs", "learning_rate", "l2", "margin", "use_weights"],
+    [
+        "seed",
+        "loss",
+        "sampler",
+        "optimizer",
+        "n_negatives",
+        "max_sampled",
+        "unseen_max_draws",
+        "kos_k",
+        "kos_n",
+        "epochs",
+        "learning_rate",
+        "l2",
+        "margin",
+        "use_weights",
+    ],
 )
 FoldInSettings.__doc__ = """The scalar settings of a fold-in.
 
@@ -243,9 +257,7 @@ def _update_user(user, adam_steps, direction_left, direction_right, gradient, ru
         rate = learning_rate / np.sqrt(row_sum)
     elif optimizer == ADAM:
         adam_steps += 1
-        rate = np.float32(
-            learning_rate * math.sqrt(1.0 - ADAM_BETA2**adam_steps) / (1.0 - ADAM_BETA1**adam_steps)
-        )
+        rate = np.float32(learning_rate * math.sqrt(1.0 - ADAM_BETA2**adam_steps) / (1.0 - ADAM_BETA1**adam_steps))
         beta1 = np.float32(ADAM_BETA1)
         beta2 = np.float32(ADAM_BETA2)
         epsilon = np.float32(ADAM_EPSILON)
@@ -274,8 +286,17 @@ def _update_user(user, adam_steps, direction_left, direction_right, gradient, ru
 
 @numba.njit(**_OPTIONS)
 def pair_step(
-    user, adam_steps, positive_vector, positive_bias, negative_vector, negative_bias,
-    weight, rank_weight, loss, margin, rule,
+    user,
+    adam_steps,
+    positive_vector,
+    positive_bias,
+    negative_vector,
+    negative_bias,
+    weight,
+    rank_weight,
+    loss,
+    margin,
+    rule,
 ):
     """One fold-in step on a (positive, negative) pair; only the user's row moves.
 
@@ -362,8 +383,22 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
     indptr, indices, weights = new_users
     item_factors, item_biases = items
     first_moments, second_moments, vector_sums, order, kos_scores, kos_positions = scratch
-    (seed, loss, sampler, optimizer, n_negatives, max_sampled, unseen_max_draws,
-     kos_k, kos_n, epochs, learning_rate, l2, margin, use_weights) = settings
+    (
+        seed,
+        loss,
+        sampler,
+        optimizer,
+        n_negatives,
+        max_sampled,
+        unseen_max_draws,
+        kos_k,
+        kos_n,
+        epochs,
+        learning_rate,
+        l2,
+        margin,
+        use_weights,
+    ) = settings
     start = indptr[user]
     stop = indptr[user + 1]
     count = stop - start
@@ -429,17 +464,29 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
                     if np.float64(positive_score) - np.float64(negative_score) < margin:
                         rank_weight = math.log(np.float64(max((n_items - 1) // draws, 1)))
                         value, adam_steps = pair_step(
-                            user_state, adam_steps,
-                            item_factors[positive], item_biases[positive],
-                            item_factors[negative], item_biases[negative],
-                            weight, rank_weight, hinge, margin, rule,
+                            user_state,
+                            adam_steps,
+                            item_factors[positive],
+                            item_biases[positive],
+                            item_factors[negative],
+                            item_biases[negative],
+                            weight,
+                            rank_weight,
+                            hinge,
+                            margin,
+                            rule,
                         )
                         total_loss += value
                         break
             elif loss == LOGISTIC:
                 value, adam_steps = point_step(
-                    user_state, adam_steps,
-                    item_factors[positive], item_biases[positive], 1.0, weight, rule,
+                    user_state,
+                    adam_steps,
+                    item_factors[positive],
+                    item_biases[positive],
+                    1.0,
+                    weight,
+                    rule,
                 )
                 total_loss += value
                 total_weight += weight
@@ -448,8 +495,13 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
                         state, n_items_bound, sampler, indices, start, stop, unseen_max_draws
                     )
                     value, adam_steps = point_step(
-                        user_state, adam_steps,
-                        item_factors[negative], item_biases[negative], -1.0, weight, rule,
+                        user_state,
+                        adam_steps,
+                        item_factors[negative],
+                        item_biases[negative],
+                        -1.0,
+                        weight,
+                        rule,
                     )
                     total_loss += value
                     total_weight += weight
@@ -459,10 +511,17 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
                         state, n_items_bound, sampler, indices, start, stop, unseen_max_draws
                     )
                     value, adam_steps = pair_step(
-                        user_state, adam_steps,
-                        item_factors[positive], item_biases[positive],
-                        item_factors[negative], item_biases[negative],
-                        weight, 1.0, loss, margin, rule,
+                        user_state,
+                        adam_steps,
+                        item_factors[positive],
+                        item_biases[positive],
+                        item_factors[negative],
+                        item_biases[negative],
+                        weight,
+                        1.0,
+                        loss,
+                        margin,
+                        rule,
                     )
                     total_loss += value
                     total_weight += weight

@@ -363,9 +363,7 @@ def rank_metrics_from_counts(sorted_positive_scores, below, equal, n_candidates,
         n_above = n_candidates - n_below - group_size
         # Negatives strictly below count 1, tied negatives 1/2 (the positives
         # below and tied are not negatives).
-        auc_sum += group_positives * (
-            (n_below - low) + 0.5 * (group_size - group_positives)
-        )
+        auc_sum += group_positives * ((n_below - low) + 0.5 * (group_size - group_positives))
         share = group_positives / group_size
         if n_above < k:
             slots = min(k - n_above, group_size)
@@ -377,9 +375,7 @@ def rank_metrics_from_counts(sorted_positive_scores, below, equal, n_candidates,
             if group_size > 1:
                 spread = (group_positives - 1) / (group_size - 1)
             for offset in range(slots):
-                precision_sum += share * (positives_above + 1 + offset * spread) / (
-                    n_above + offset + 1
-                )
+                precision_sum += share * (positives_above + 1 + offset * spread) / (n_above + offset + 1)
         if positives_above == 0:
             # The highest tie group alone decides hit rate and reciprocal rank.
             if n_above < k:
@@ -399,9 +395,7 @@ def rank_metrics_from_counts(sorted_positive_scores, below, equal, n_candidates,
             for offset in range(last_offset + 1):
                 reciprocal_rank += probability / (n_above + offset + 1)
                 if offset < last_offset:
-                    probability *= (group_size - offset - group_positives) / (
-                        group_size - offset - 1
-                    )
+                    probability *= (group_size - offset - group_positives) / (group_size - offset - 1)
         positives_above += group_positives
         high = low - 1
     ideal_count = min(k, n_positives)
@@ -536,9 +530,7 @@ def _rank_user(b, scores, rows, users, positives_csr, excluded_csr, k, discounts
     if nan_out[b] > 0:
         return
     n_candidates = row.shape[0] - excluded.shape[0]
-    rank_metrics_from_counts(
-        positive_scores, below, equal, n_candidates, k, discounts, metrics_out[b]
-    )
+    rank_metrics_from_counts(positive_scores, below, equal, n_candidates, k, discounts, metrics_out[b])
     if with_top_k:
         buffer = np.empty(k, dtype=scores.dtype)
         cut, n_above, n_at_cut, slots = top_k_cut(row, excluded, k, buffer)

@@ -141,9 +141,7 @@ def parse_rating_rows(text, position, separator, users, items, ratings, timestam
         if ok:
             stamp, _, position, ok = _read_number(text, position, False)
         if ok:
-            while position < n and (
-                text[position] == _CARRIAGE_RETURN or text[position] == _SPACE
-            ):
+            while position < n and (text[position] == _CARRIAGE_RETURN or text[position] == _SPACE):
                 position += 1
             ok = position >= n or text[position] == _NEWLINE
         if not ok:

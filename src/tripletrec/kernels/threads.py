@@ -19,8 +19,9 @@ thread the OS pauses does not hold up the whole call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import numba
 import numpy as np

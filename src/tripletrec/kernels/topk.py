@@ -48,9 +48,7 @@ def _sift_down(heap_scores, heap_columns, start, size):
         if child >= size:
             break
         right = child + 1
-        if right < size and _is_worse(
-            heap_scores[right], heap_columns[right], heap_scores[child], heap_columns[child]
-        ):
+        if right < size and _is_worse(heap_scores[right], heap_columns[right], heap_scores[child], heap_columns[child]):
             child = right
         if not _is_worse(heap_scores[child], heap_columns[child], score, column):
             break
@@ -93,8 +91,7 @@ def _insert_range(row, start, stop, first_column, heap_scores, heap_columns, k):
 
 
 @numba.njit(cache=True, no_cpython_wrapper=True)
-def _insert_range_with_biases(row, biases, start, stop, first_column, heap_scores,
-                              heap_columns, k):
+def _insert_range_with_biases(row, biases, start, stop, first_column, heap_scores, heap_columns, k):
     threshold = heap_scores[0]
     for column in range(start, stop):
         score = row[column] + biases[column]
@@ -115,8 +112,7 @@ def _scan_row(row, first_column, heap_scores, heap_columns, k):
         for column in range(start, start + _CHUNK):
             hits += row[column] > threshold
         if hits:
-            _insert_range(row, start, start + _CHUNK, first_column, heap_scores,
-                          heap_columns, k)
+            _insert_range(row, start, start + _CHUNK, first_column, heap_scores, heap_columns, k)
     _insert_range(row, chunked_end, n_columns, first_column, heap_scores, heap_columns, k)
 
 
@@ -130,10 +126,8 @@ def _scan_row_with_biases(row, biases, first_column, heap_scores, heap_columns, 
         for column in range(start, start + _CHUNK):
             hits += row[column] + biases[column] > threshold
         if hits:
-            _insert_range_with_biases(row, biases, start, start + _CHUNK, first_column,
-                                      heap_scores, heap_columns, k)
-    _insert_range_with_biases(row, biases, chunked_end, n_columns, first_column,
-                              heap_scores, heap_columns, k)
+            _insert_range_with_biases(row, biases, start, start + _CHUNK, first_column, heap_scores, heap_columns, k)
+    _insert_range_with_biases(row, biases, chunked_end, n_columns, first_column, heap_scores, heap_columns, k)
 
 
 def select_top_k(
@@ -190,8 +184,15 @@ def select_top_k(
     """
     # Rows on threads, each thread selecting for a range (tripletrec.kernels.threads).
     arguments = (
-        scores, first_query, first_column, biases, (exclude_indptr, exclude_indices), item_to_column, k,
-        (start_heaps, finish_heaps), (out_columns, out_scores),
+        scores,
+        first_query,
+        first_column,
+        biases,
+        (exclude_indptr, exclude_indices),
+        item_to_column,
+        k,
+        (start_heaps, finish_heaps),
+        (out_columns, out_scores),
     )
     run_in_ranges(_select_rows, scores.shape[0], arguments)
 
@@ -226,8 +227,9 @@ def _select_rows(first, last, scores, first_query, first_column, biases, exclusi
                 heap_scores[slot] = negative_infinity
                 heap_columns[slot] = -1
         if has_biases:
-            _scan_row_with_biases(row, biases[first_column:first_column + width],
-                                  first_column, heap_scores, heap_columns, k)
+            _scan_row_with_biases(
+                row, biases[first_column : first_column + width], first_column, heap_scores, heap_columns, k
+            )
         else:
             _scan_row(row, first_column, heap_scores, heap_columns, k)
         if finish_heaps:

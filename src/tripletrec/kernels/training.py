@@ -149,8 +149,16 @@ item_biases : ndarray, shape (n_items,), float32
 
 OptimizerState = namedtuple(
     "OptimizerState",
-    ["user_moment1", "user_moment2", "item_moment1", "item_moment2", "bias_moment1", "bias_moment2",
-     "user_steps", "item_steps"],
+    [
+        "user_moment1",
+        "user_moment2",
+        "item_moment1",
+        "item_moment2",
+        "bias_moment1",
+        "bias_moment2",
+        "user_steps",
+        "item_steps",
+    ],
 )
 OptimizerState.__doc__ = """The optimizer's per-row state, updated in place.
 
@@ -231,8 +239,23 @@ upcoming_negatives : ndarray, shape (n_chunks, >= PREFETCH_DISTANCE + WARP_LOOKA
 
 Settings = namedtuple(
     "Settings",
-    ["loss", "sampler", "optimizer", "n_negatives", "max_sampled", "unseen_max_draws", "kos_k", "kos_n",
-     "learning_rate", "l2", "bias_l2", "margin", "use_biases", "use_weights", "random_order"],
+    [
+        "loss",
+        "sampler",
+        "optimizer",
+        "n_negatives",
+        "max_sampled",
+        "unseen_max_draws",
+        "kos_k",
+        "kos_n",
+        "learning_rate",
+        "l2",
+        "bias_l2",
+        "margin",
+        "use_biases",
+        "use_weights",
+        "random_order",
+    ],
 )
 Settings.__doc__ = """The scalar hyper-parameters of an epoch.
 
@@ -581,8 +604,9 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
     :class:`OptimizerState` and a :class:`Settings`.
     """
     user_factors, item_factors, item_biases = model
-    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-     user_steps, item_steps) = optimizer_state
+    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2, user_steps, item_steps) = (
+        optimizer_state
+    )
     learning_rate = settings.learning_rate
     l2 = settings.l2
     bias_l2 = settings.bias_l2
@@ -643,8 +667,16 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
         user_moment2[user, 0] = su
         item_moment2[positive, 0] = sp
         item_moment2[negative, 0] = sn
-        _pair_update(u_row, p_row, n_row, gradient, l2, learning_rate / np.sqrt(su), learning_rate / np.sqrt(sp),
-                     learning_rate / np.sqrt(sn))
+        _pair_update(
+            u_row,
+            p_row,
+            n_row,
+            gradient,
+            l2,
+            learning_rate / np.sqrt(su),
+            learning_rate / np.sqrt(sp),
+            learning_rate / np.sqrt(sn),
+        )
         if use_biases:
             _adagrad_bias_pair(positive, negative, gradient, item_biases, bias_moment2, learning_rate, bias_l2)
     else:
@@ -705,8 +737,9 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
     The bundles are those of :func:`_pair_step`.
     """
     user_factors, item_factors, item_biases = model
-    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2,
-     user_steps, item_steps) = optimizer_state
+    (user_moment1, user_moment2, item_moment1, item_moment2, bias_moment1, bias_moment2, user_steps, item_steps) = (
+        optimizer_state
+    )
     learning_rate = settings.learning_rate
     l2 = settings.l2
     bias_l2 = settings.bias_l2
@@ -853,7 +886,14 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
         position = positions[ahead]
         user = interaction_users[position]
         state, negative = _draw_negative(
-            state, sampler, n_items_bound, alias_threshold, alias, indices, indptr[user], indptr[user + 1],
+            state,
+            sampler,
+            n_items_bound,
+            alias_threshold,
+            alias,
+            indices,
+            indptr[user],
+            indptr[user + 1],
             unseen_max_draws,
         )
         upcoming_negatives[ahead] = negative
@@ -866,7 +906,14 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
             position = positions[ahead]
             user = interaction_users[position]
             state, negative = _draw_negative(
-                state, sampler, n_items_bound, alias_threshold, alias, indices, indptr[user], indptr[user + 1],
+                state,
+                sampler,
+                n_items_bound,
+                alias_threshold,
+                alias,
+                indices,
+                indptr[user],
+                indptr[user + 1],
                 unseen_max_draws,
             )
             upcoming_negatives[slot] = negative
@@ -932,7 +979,14 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                         if draws == 2:
                             for queued in range(lookahead):
                                 state, upcoming = _draw_negative(
-                                    state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop,
+                                    state,
+                                    sampler,
+                                    n_items_bound,
+                                    alias_threshold,
+                                    alias,
+                                    indices,
+                                    start,
+                                    stop,
                                     unseen_max_draws,
                                 )
                                 warp_queue[queued] = upcoming
@@ -942,7 +996,14 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                         negative = warp_queue[queue_slot]
                         if draws + lookahead <= max_sampled:
                             state, upcoming = _draw_negative(
-                                state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop,
+                                state,
+                                sampler,
+                                n_items_bound,
+                                alias_threshold,
+                                alias,
+                                indices,
+                                start,
+                                stop,
                                 unseen_max_draws,
                             )
                             warp_queue[queue_slot] = upcoming
@@ -967,9 +1028,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                 total_weight += weight
                 step_gradient = weight * gradient
             if step_gradient != 0.0:
-                _pair_step(
-                    user, positive, negative, np.float32(step_gradient), model, optimizer_state, settings
-                )
+                _pair_step(user, positive, negative, np.float32(step_gradient), model, optimizer_state, settings)
     return state, total_loss, total_weight
 
 
@@ -1021,7 +1080,9 @@ def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
     if settings.random_order:
         state = _shuffle(positions, offset, filled, state)
     chunk_scratch = Scratch(
-        positions[offset:filled], scratch.kos_scores[chunk], scratch.kos_positions[chunk],
+        positions[offset:filled],
+        scratch.kos_scores[chunk],
+        scratch.kos_positions[chunk],
         scratch.upcoming_negatives[chunk],
     )
     state, total_loss, total_weight = _train_positions(state, data, model, optimizer_state, chunk_scratch, settings)
@@ -1094,7 +1155,9 @@ def _variant(loss_family, optimizer, sampler):
     """
     key = (loss_family, optimizer, sampler)
     if key not in _variants:
-        suffix = f"__{_FAMILY_NAMES[loss_family]}_{OPTIMIZERS[optimizer]}_{NEGATIVE_SAMPLERS[sampler]}".replace("-", "_")
+        suffix = f"__{_FAMILY_NAMES[loss_family]}_{OPTIMIZERS[optimizer]}_{NEGATIVE_SAMPLERS[sampler]}".replace(
+            "-", "_"
+        )
         namespace = dict(globals())
         namespace.update(_LOSS_FAMILY=loss_family, _OPTIMIZER=optimizer, _SAMPLER=sampler)
         for template, options in _TEMPLATES:

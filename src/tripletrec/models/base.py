@@ -41,8 +41,9 @@ copy; what ``fit`` learns lives in attributes ending in ``_``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,9 +93,7 @@ class BaseModel(Estimator):
     # ----------------------------------------------------------------- state
     def _require_fitted(self) -> None:
         if getattr(self, "item_factors_", None) is None:
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(train) first"
-            )
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(train) first")
 
     def _set_id_maps(self, interactions: Interactions) -> None:
         self.n_users_ = int(interactions.n_users)
@@ -118,18 +117,13 @@ class BaseModel(Estimator):
                 "without split= has train=None: use its .interactions, or load it with split=...)"
             )
         else:
-            raise ValueError(
-                f"{name} must be an Interactions or a scipy sparse matrix, got {type(data).__name__}"
-            )
+            raise ValueError(f"{name} must be an Interactions or a scipy sparse matrix, got {type(data).__name__}")
         if len(interactions) == 0:
             raise ValueError(
-                f"{name} is empty: it has no interactions ({interactions.n_users} users x "
-                f"{interactions.n_items} items)"
+                f"{name} is empty: it has no interactions ({interactions.n_users} users x {interactions.n_items} items)"
             )
         if interactions.n_items < 2:
-            raise ValueError(
-                f"{name} has {interactions.n_items} item; ranking needs at least 2 items"
-            )
+            raise ValueError(f"{name} has {interactions.n_items} item; ranking needs at least 2 items")
         return interactions
 
     def _check_same_shape(self, data: Interactions, name: str) -> None:
@@ -266,13 +260,10 @@ class BaseModel(Estimator):
         item_indices = check_indices(item_indices, self.n_items_, "item_indices")
         if len(user_indices) != len(item_indices):
             raise ValueError(
-                f"users and items must pair up: got {len(user_indices)} users and "
-                f"{len(item_indices)} items"
+                f"users and items must pair up: got {len(user_indices)} users and {len(item_indices)} items"
             )
         # Row-wise dot products in float32, as the kernels and score() compute them.
-        scores = np.einsum(
-            "ij,ij->i", self.user_factors_[user_indices], self.item_factors_[item_indices]
-        )
+        scores = np.einsum("ij,ij->i", self.user_factors_[user_indices], self.item_factors_[item_indices])
         return (scores + self.item_biases_[item_indices]).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------- top-k
@@ -416,9 +407,7 @@ class BaseModel(Estimator):
         if item_indices is not None:
             item_indices = check_indices(item_indices, self.n_items_, "item_indices")
         exclusions = self._exclusion_rows(exclude, user_indices)
-        return self._top_items_for_vectors(
-            self.user_factors_[user_indices], k, exclusions, item_indices, threads
-        )
+        return self._top_items_for_vectors(self.user_factors_[user_indices], k, exclusions, item_indices, threads)
 
     # ----------------------------------------------------------- similar
     def _similar_indices(
@@ -436,9 +425,7 @@ class BaseModel(Estimator):
             )
         return pad_columns(indices, similarities, k)
 
-    def similar_items(
-        self, items: Any, k: int = 10, *, threads: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, items: Any, k: int = 10, *, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k items whose vectors are most cosine-similar to each item's.
 
         Similarity is the cosine of ``item_factors_`` rows; the item biases
@@ -472,9 +459,7 @@ class BaseModel(Estimator):
         external = to_external(self.item_ids_, indices)
         return (external[0], similarities[0]) if single else (external, similarities)
 
-    def similar_users(
-        self, users: Any, k: int = 10, *, threads: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_users(self, users: Any, k: int = 10, *, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k users whose vectors are most cosine-similar to each user's.
 
         As :meth:`similar_items`, on ``user_factors_``. Users without any

@@ -55,7 +55,7 @@ class Estimator:
         """
         return {name: getattr(self, name) for name in self._parameter_names()}
 
-    def set_params(self, **params: Any) -> "Estimator":
+    def set_params(self, **params: Any) -> Estimator:
         """Set constructor arguments by name; returns ``self``.
 
         Takes effect at the next ``fit`` (``fit_partial`` uses the new
@@ -79,8 +79,7 @@ class Estimator:
 
     def __repr__(self) -> str:
         defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            name: parameter.default for name, parameter in inspect.signature(type(self).__init__).parameters.items()
         }
         changed = []
         for name, value in self.get_params().items():
@@ -117,4 +116,3 @@ def clone(model: Estimator) -> Estimator:
     if not hasattr(model, "get_params"):
         raise ValueError(f"model must have get_params(), got {type(model).__name__}")
     return type(model)(**copy.deepcopy(model.get_params(deep=False)))
-

@@ -7,7 +7,8 @@ The functions here take the model's item arrays and id map, never the model:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,9 +57,7 @@ def fold_in_interactions(items: Any, weights: Any, item_ids: IdMap) -> tuple[Int
     n_items = len(item_ids)
     if isinstance(items, Interactions):
         if weights is not None:
-            raise ValueError(
-                "weights must be None when items is an Interactions (its weights are used)"
-            )
+            raise ValueError("weights must be None when items is an Interactions (its weights are used)")
         if items.n_items != n_items or items.item_ids != item_ids:
             raise ValueError(
                 f"items is an Interactions over {items.n_items} items whose item ids differ "
@@ -110,7 +109,11 @@ def fold_in_interactions(items: Any, weights: Any, item_ids: IdMap) -> tuple[Int
             else np.empty(0)
         )
     given = Interactions.from_indices(
-        rows, indices, flat_weights, shape=(len(lists), n_items), item_ids=item_ids,
+        rows,
+        indices,
+        flat_weights,
+        shape=(len(lists), n_items),
+        item_ids=item_ids,
         duplicates="sum",
     )
     return given, single
@@ -134,14 +137,12 @@ def fold_in_settings(
     loss = params.get("loss", "bpr")
     if loss not in FOLD_IN_LOSSES:
         raise ValueError(
-            f"fold_in supports models trained with loss {', '.join(FOLD_IN_LOSSES)}; "
-            f"this {owner} has loss={loss!r}"
+            f"fold_in supports models trained with loss {', '.join(FOLD_IN_LOSSES)}; this {owner} has loss={loss!r}"
         )
     optimizer = params.get("optimizer", "rowwise-adagrad")
     if optimizer not in OPTIMIZER_CODES:
         raise ValueError(
-            f"fold_in supports the optimizers {', '.join(OPTIMIZER_CODES)}; this "
-            f"{owner} has optimizer={optimizer!r}"
+            f"fold_in supports the optimizers {', '.join(OPTIMIZER_CODES)}; this {owner} has optimizer={optimizer!r}"
         )
     if seed is None:
         seed = params.get("seed")
@@ -162,7 +163,9 @@ def fold_in_settings(
         ),
         "learning_rate": check_real(
             params.get("learning_rate", 0.1) if learning_rate is None else learning_rate,
-            "learning_rate", low=0.0, low_open=True,
+            "learning_rate",
+            low=0.0,
+            low_open=True,
         ),
         "l2": check_real(params.get("l2", 0.0), "l2", low=0.0),
         "margin": check_real(params.get("margin", 1.0), "margin", low=0.0),
@@ -202,7 +205,9 @@ def fold_in_vectors(
     """
     threads = check_threads(threads)
     # The kernel keeps each new user's loss of every epoch.
-    check_memory(given.n_users * settings["epochs"] * 8, "fold-in's per-epoch losses", "epochs or the number of new users")
+    check_memory(
+        given.n_users * settings["epochs"] * 8, "fold-in's per-epoch losses", "epochs or the number of new users"
+    )
     train = given
     if settings["use_weights"]:
         weights_array = given.weights.astype(np.float64)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import scipy.sparse as sp
 
 from ..data.interactions import IdMap, Interactions
@@ -91,10 +90,7 @@ def unknown_message(name: str, values: np.ndarray, unknown: np.ndarray, what: st
     """The error text for ids of ``values`` (mask ``unknown``) missing from the model's id map."""
     examples = ", ".join(repr(value) for value in values[unknown][:5].tolist())
     more = ", ..." if int(unknown.sum()) > 5 else ""
-    return (
-        f"{name}: {int(unknown.sum())} of {len(values)} ids are not in the model's {what} "
-        f"id map: {examples}{more}"
-    )
+    return f"{name}: {int(unknown.sum())} of {len(values)} ids are not in the model's {what} id map: {examples}{more}"
 
 
 def to_indices(id_map: IdMap, values: Any, name: str, what: str) -> tuple[np.ndarray, bool]:
@@ -165,8 +161,7 @@ def exclusion_rows(
             )
         if exclude.user_ids != user_ids or exclude.item_ids != item_ids:
             raise ValueError(
-                "exclude must share the model's id maps (user_ids_ and item_ids_), e.g. the "
-                "training interactions"
+                "exclude must share the model's id maps (user_ids_ and item_ids_), e.g. the training interactions"
             )
         indptr, indices = exclude.indptr, exclude.indices
     elif sp.issparse(exclude):

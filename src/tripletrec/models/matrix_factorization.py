@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 
 from .._parallel import kernel_threads
 from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer, check_memory
@@ -17,8 +16,8 @@ from ..data.interactions import Interactions
 from ..kernels import training
 from ..losses import LOSSES, loss_code
 from ..sampling import (
-    POPULARITY,
     NEGATIVE_SAMPLERS,
+    POPULARITY,
     UNSEEN_MAX_DRAWS,
     alias_table,
     popularity_probabilities,
@@ -29,7 +28,8 @@ from .trainer import DEFAULT_METRICS, DIVERGENCE_BOUND, MAX_EPOCHS, EpochTrainer
 
 __all__ = ["MatrixFactorization"]
 
-def _parameter_bytes(n_users: int, n_items: int, settings: "_Settings") -> int:
+
+def _parameter_bytes(n_users: int, n_items: int, settings: _Settings) -> int:
     """Bytes of the factors, biases and optimizer state a fit allocates."""
     rows = n_users + n_items
     values = rows * settings.dim + n_items
@@ -294,9 +294,9 @@ class MatrixFactorization(BaseModel):
         *,
         metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
-        callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
+        callbacks: Iterable[Callable[[MatrixFactorization, dict], Any]] = (),
         progress: bool = True,
-    ) -> "MatrixFactorization":
+    ) -> MatrixFactorization:
         """Learn the factors from scratch.
 
         Parameters
@@ -345,9 +345,9 @@ class MatrixFactorization(BaseModel):
         epochs: int | None = None,
         metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
-        callbacks: Iterable[Callable[["MatrixFactorization", dict], Any]] = (),
+        callbacks: Iterable[Callable[[MatrixFactorization, dict], Any]] = (),
         progress: bool = True,
-    ) -> "MatrixFactorization":
+    ) -> MatrixFactorization:
         """Train more epochs, continuing from the current factors.
 
         An unfitted model is initialised first, as by :meth:`fit`. ``train``
@@ -483,7 +483,7 @@ class MatrixFactorization(BaseModel):
         k: int,
         callbacks: Iterable[Callable],
         progress: bool,
-    ) -> "MatrixFactorization":
+    ) -> MatrixFactorization:
         trainer = EpochTrainer(
             self,
             train,
@@ -527,7 +527,7 @@ class MatrixFactorization(BaseModel):
         for name, array in arrays.items():
             setattr(self, name, array)
 
-    def _run_epoch(self, data: "_EpochData", settings: _Settings) -> float:
+    def _run_epoch(self, data: _EpochData, settings: _Settings) -> float:
         order = data.active_users[self._shuffle_random.permutation(len(data.active_users))]
         chunk_starts, chunk_offsets = data.chunks(order, settings.n_chunks)
         chunk_losses = np.zeros(settings.n_chunks, dtype=np.float64)
@@ -536,9 +536,7 @@ class MatrixFactorization(BaseModel):
         # wrap by design, and divergence is reported by the trainer.
         with kernel_threads(settings.n_chunks), np.errstate(over="ignore", invalid="ignore"):
             training.train_epoch(
-                training.EpochPlan(
-                    order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights
-                ),
+                training.EpochPlan(order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights),
                 data.training_data,
                 training.Model(self.user_factors_, self.item_factors_, self.item_biases_),
                 training.OptimizerState(**self._optimizer_state),
@@ -575,8 +573,7 @@ class _EpochData:
         lowest, highest = (weights.min(), weights.max()) if len(weights) > 0 else (1.0, 1.0)
         if settings.use_weights and highest <= 0:
             raise ValueError(
-                "train has no interaction with a positive weight; pass use_weights=False "
-                "to count every stored pair"
+                "train has no interaction with a positive weight; pass use_weights=False to count every stored pair"
             )
         # Equal weights are the same as no weights: the kernel then skips them.
         self.use_weights = settings.use_weights and lowest != highest
@@ -588,9 +585,7 @@ class _EpochData:
         else:
             self.weights = np.ones(0, dtype=np.float32)
         self.counts = np.diff(self.indptr)
-        self.interaction_users = np.repeat(
-            np.arange(train.n_users, dtype=np.int32), self.counts
-        )
+        self.interaction_users = np.repeat(np.arange(train.n_users, dtype=np.int32), self.counts)
         self.active_users = np.flatnonzero(self.counts > 0).astype(np.int64)
         scratch_width = settings.kos_n + training.SCRATCH_PADDING
         self.scratch = training.Scratch(

@@ -70,8 +70,7 @@ def save_model(model: Any, path: str | os.PathLike, metadata: Mapping[str, Any] 
         item_names = np.asarray(item_names)
         if item_names.shape != (model.item_factors_.shape[0],):
             raise ValueError(
-                f"item_names_ has shape {item_names.shape} but the model has "
-                f"{model.item_factors_.shape[0]} items"
+                f"item_names_ has shape {item_names.shape} but the model has {model.item_factors_.shape[0]} items"
             )
         arrays["item_names"] = item_names.astype(str)
     return save_arrays(path, header, arrays)

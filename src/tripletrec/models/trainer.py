@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -129,9 +130,7 @@ class EpochTrainer:
                 if base not in metric_names:
                     metric_names = metric_names + (base,)
         elif early_stopping is not None:
-            raise ValueError(
-                f"early_stopping={early_stopping!r} needs validation data: call fit(train, validation)"
-            )
+            raise ValueError(f"early_stopping={early_stopping!r} needs validation data: call fit(train, validation)")
         self.callbacks = tuple(callbacks)
         for callback in self.callbacks:
             if not callable(callback):
@@ -182,7 +181,9 @@ class EpochTrainer:
                         if epochs_without_gain >= self.patience:
                             stop = True
                 bar.update(1)
-                bar.set_postfix({key: f"{value:.4f}" for key, value in record.items() if key not in ("epoch", "seconds")})
+                bar.set_postfix(
+                    {key: f"{value:.4f}" for key, value in record.items() if key not in ("epoch", "seconds")}
+                )
                 if stop:
                     break
         finally:

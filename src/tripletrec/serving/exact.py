@@ -79,10 +79,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
     not_finite = ~np.isfinite(array)
     if not_finite.any():
         first_row = int(np.flatnonzero(not_finite.reshape(len(array), -1).any(axis=1))[0])
-        raise ValueError(
-            f"{name} has {int(not_finite.sum())} NaN or infinite values "
-            f"(first in row {first_row})"
-        )
+        raise ValueError(f"{name} has {int(not_finite.sum())} NaN or infinite values (first in row {first_row})")
 
 
 def _check_k(k: Any, available: int, what: str) -> int:
@@ -92,9 +89,7 @@ def _check_k(k: Any, available: int, what: str) -> int:
     return k
 
 
-def _exclusion_arrays(
-    exclude: Any, n_query: int, n_items: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _exclusion_arrays(exclude: Any, n_query: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR ``(indptr, indices)`` as int64, checked against the query shape."""
     if exclude is None:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
@@ -115,8 +110,7 @@ def _exclusion_arrays(
         )
     if indptr.ndim != 1 or len(indptr) != n_query + 1:
         raise ValueError(
-            f"exclude indptr has {indptr.size} entries but there are {n_query} queries "
-            f"(need {n_query + 1})"
+            f"exclude indptr has {indptr.size} entries but there are {n_query} queries (need {n_query + 1})"
         )
     if indices.ndim != 1 or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
         raise ValueError("exclude indptr and indices must be 1-dimensional integer arrays")
@@ -131,8 +125,7 @@ def _exclusion_arrays(
     if outside.any():
         first_row = int(np.searchsorted(indptr, np.flatnonzero(outside)[0], side="right") - 1)
         raise ValueError(
-            f"exclude has {int(outside.sum())} item indices outside 0..{n_items - 1} "
-            f"(first in row {first_row})"
+            f"exclude has {int(outside.sum())} item indices outside 0..{n_items - 1} (first in row {first_row})"
         )
     return np.ascontiguousarray(indptr), np.ascontiguousarray(indices)
 
@@ -207,8 +200,9 @@ def _score_and_select(
         for first_column in range(0, n_columns, item_chunk)
     ]
     overlapped_threads = max(1, threads // 4)
-    buffers = [np.empty(block_size * item_chunk, dtype=np.float32)
-               for _ in range(2 if overlap and len(tiles) > 1 else 1)]
+    buffers = [
+        np.empty(block_size * item_chunk, dtype=np.float32) for _ in range(2 if overlap and len(tiles) > 1 else 1)
+    ]
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as selector:
         pending = None
         for tile_number, (first_query, first_column) in enumerate(tiles):
@@ -227,9 +221,18 @@ def _score_and_select(
             if pending is not None:
                 pending.result()  # also frees the buffer the next tile reuses
             arguments = (
-                tile, first_query, first_column, biases, exclude_indptr,
-                exclude_indices, item_to_column, k, first_column == 0,
-                stop_column == n_columns, out_columns, out_scores,
+                tile,
+                first_query,
+                first_column,
+                biases,
+                exclude_indptr,
+                exclude_indices,
+                item_to_column,
+                k,
+                first_column == 0,
+                stop_column == n_columns,
+                out_columns,
+                out_scores,
             )
             if overlap and tile_number + 1 < len(tiles):
                 pending = selector.submit(_select_block, overlapped_threads, *arguments)
@@ -320,17 +323,13 @@ def top_k(
     n_query, dim = user_vectors.shape
     n_items = item_vectors.shape[0]
     if item_vectors.shape[1] != dim:
-        raise ValueError(
-            f"user_vectors have dim {dim} but item_vectors have dim {item_vectors.shape[1]}"
-        )
+        raise ValueError(f"user_vectors have dim {dim} but item_vectors have dim {item_vectors.shape[1]}")
     if item_biases is None:
         biases = np.empty(0, dtype=np.float32)
     else:
         biases = np.asarray(item_biases)
         if biases.shape != (n_items,):
-            raise ValueError(
-                f"item_biases has shape {biases.shape} but there are {n_items} items"
-            )
+            raise ValueError(f"item_biases has shape {biases.shape} but there are {n_items} items")
         if biases.dtype.kind not in "fiub":
             raise ValueError(f"item_biases must be numeric, got dtype {biases.dtype}")
         biases = np.ascontiguousarray(biases, dtype=np.float32)
@@ -356,8 +355,16 @@ def top_k(
     block_size = min(check_integer(block_size, "block_size", low=1), max(n_query, 1))
 
     out_columns, out_scores = _score_and_select(
-        user_vectors, scored_vectors.T, k, biases, exclude_indptr, exclude_indices,
-        item_to_column, block_size, check_threads(threads), ITEM_CHUNK,
+        user_vectors,
+        scored_vectors.T,
+        k,
+        biases,
+        exclude_indptr,
+        exclude_indices,
+        item_to_column,
+        block_size,
+        check_threads(threads),
+        ITEM_CHUNK,
     )
     if candidate_items is None:
         return out_columns, out_scores
@@ -430,10 +437,7 @@ def cosine_top_k(
         outside = (self_rows < -1) | (self_rows >= n_rows)
         if outside.any():
             first = int(np.flatnonzero(outside)[0])
-            raise ValueError(
-                f"exclude_self_indices[{first}] = {int(self_rows[first])} is outside "
-                f"-1..{n_rows - 1}"
-            )
+            raise ValueError(f"exclude_self_indices[{first}] = {int(self_rows[first])} is outside -1..{n_rows - 1}")
         has_self = (self_rows >= 0).astype(np.int64)
         self_matrix = sp.csr_matrix(
             (
