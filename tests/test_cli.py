@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -155,3 +156,37 @@ def test_recommend_caps_an_impossible_k_at_the_catalogue(capsys, tmp_path):
     assert status == 0, err
     document = json.loads(out)
     assert len(document[0]["items"]) <= 50
+
+
+def test_an_output_path_that_is_not_utf8_is_written_and_printed(tmp_path):
+    # A POSIX file name may hold any bytes; Python hands them to main() as surrogates.
+    folder = os.fsencode(tmp_path)
+    target = folder + b"/model-\xff.npz"
+    env = {**os.environ, "TRIPLETREC_QUIET": "1", "PYTHONIOENCODING": "utf-8"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tripletrec.cli",
+            "fit",
+            "--dataset",
+            "synthetic",
+            "--users",
+            "200",
+            "--items",
+            "50",
+            "--interactions",
+            "2000",
+            "--epochs",
+            "1",
+            "--out",
+            target,
+        ],
+        capture_output=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b"Traceback" not in result.stderr
+    assert os.path.exists(target)
+    assert b"model saved to" in result.stdout

@@ -484,8 +484,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_file_names_as_given() -> None:
+    # POSIX file names are bytes and may not be UTF-8; Python carries such bytes
+    # as lone surrogates, which a strict encoder refuses to print. Writing them
+    # back as the original bytes, as ls does, prints the name the user gave.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):  # a stream that cannot change (closed, detached)
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    _print_file_names_as_given()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
