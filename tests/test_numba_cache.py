@@ -73,7 +73,7 @@ def test_explicit_numba_cache_dir_is_used(tmp_path):
         """
         from tripletrec.kernels import text, topk
         print(text.parse_rating_rows._cache.cache_path)
-        print(topk.select_top_k._cache.cache_path)
+        print(topk._select_rows._cache.cache_path)
         """
     )
     result = _run(code, _environment(NUMBA_CACHE_DIR=str(explicit)))
