@@ -50,6 +50,7 @@ import numpy as np
 
 from ..losses import HINGE, LOGISTIC, WARP, WARP_KOS
 from ..sampling import UNSEEN
+from .random_draws import contains_sorted, random_below
 from .threads import run_in_ranges
 from .training import (
     ADAGRAD_INITIAL_ACCUMULATOR,
@@ -57,12 +58,10 @@ from .training import (
     ADAM_BETA2,
     ADAM_EPSILON,
     OPTIMIZER_CODES,
-    contains_sorted,
     dot,
     kth_best,
     pair_loss_and_gradient,
     point_loss_and_gradient,
-    random_below,
 )
 
 __all__ = [

@@ -18,7 +18,7 @@ interactions together (the classic fully random SGD order), which touches a
 cold user row at nearly every step. ``benchmarks/throughput.py`` measures
 both.
 
-Random numbers come from one xorshift64* generator [2]_ per chunk, its
+Random numbers come from one xorshift64* generator [2]_ per chunk (:mod:`tripletrec.kernels.random_draws`), its
 state kept in ``rng_states`` between epochs. With one chunk (``threads=1``)
 an epoch is a deterministic function of its inputs.
 
@@ -71,8 +71,16 @@ import numba
 import numpy as np
 
 from ..losses import BPR, LOGISTIC, LOSSES, SIGMOID, WARP, WARP_KOS
-from ..sampling import NEGATIVE_SAMPLERS, POPULARITY, UNSEEN
+from ..sampling import NEGATIVE_SAMPLERS
 from .prefetch import prefetch
+from .random_draws import (
+    build_alias_table,
+    draw_negative,
+    draw_negatives,
+    random_below,
+    shuffle_between,
+    xorshift64star,
+)
 from .threads import run_in_ranges
 
 __all__ = [
@@ -284,14 +292,6 @@ random_order : bool
 """
 
 
-_XORSHIFT_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
-_SHIFT_12 = np.uint64(12)
-_SHIFT_25 = np.uint64(25)
-_SHIFT_27 = np.uint64(27)
-_SHIFT_32 = np.uint64(32)
-_SHIFT_8 = np.uint64(8)
-_LOW_24_BITS = np.uint64(0xFFFFFF)
-_TWO_TO_MINUS_24 = np.float32(1.0 / 16777216.0)
 _ZERO32 = np.float32(0.0)
 _ONE32 = np.float32(1.0)
 
@@ -304,171 +304,6 @@ def _prefetch_row(matrix, row):
         # One hint per 64-byte line of float32 values.
         for offset in range(0, values.shape[0], 16):
             prefetch(values, offset)
-
-
-# ------------------------------------------------------------ random numbers
-@numba.njit(forceinline=True, **_OPTIONS)
-def xorshift64star(state):
-    """Advance a xorshift64* state [2]_.
-
-    Parameters
-    ----------
-    state : uint64
-        Non-zero.
-
-    Returns
-    -------
-    next_state : uint64
-    output : uint64
-        64 random bits; the high bits are the best ones.
-    """
-    state ^= state >> _SHIFT_12
-    state ^= state << _SHIFT_25
-    state ^= state >> _SHIFT_27
-    return state, state * _XORSHIFT_MULTIPLIER
-
-
-@numba.njit(forceinline=True, **_OPTIONS)
-def random_below(state, bound):
-    """A random int64 in ``0 .. bound - 1`` (``bound`` uint64, < 2**32).
-
-    Multiply-shift of the 32 high bits (Lemire): no division, bias below
-    ``bound / 2**32``.
-    """
-    state, bits = xorshift64star(state)
-    return state, np.int64(((bits >> _SHIFT_32) * bound) >> _SHIFT_32)
-
-
-@numba.njit(forceinline=True, **_INTERNAL)
-def _shuffle(values, start, stop, state):
-    # Fisher-Yates on values[start:stop].
-    for slot in range(stop - 1, start, -1):
-        state, offset = random_below(state, np.uint64(slot - start + 1))
-        other = start + offset
-        swap = values[slot]
-        values[slot] = values[other]
-        values[other] = swap
-    return state
-
-
-# ------------------------------------------------------------------ sampling
-@numba.njit(forceinline=True, **_OPTIONS)
-def contains_sorted(indices, start, stop, item):
-    # Binary search in the user's ascending item indices.
-    low = start
-    high = stop
-    while low < high:
-        middle = (low + high) >> 1
-        if indices[middle] < item:
-            low = middle + 1
-        else:
-            high = middle
-    return low < stop and indices[low] == item
-
-
-@numba.njit(forceinline=True, **_INTERNAL)
-def _draw_negative(state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, max_draws):
-    """One negative item for the user whose items are ``indices[start:stop]``."""
-    if sampler == POPULARITY:
-        state, bits = xorshift64star(state)
-        bucket = np.int64(((bits >> _SHIFT_32) * n_items_bound) >> _SHIFT_32)
-        uniform = np.float32((bits >> _SHIFT_8) & _LOW_24_BITS) * _TWO_TO_MINUS_24
-        if uniform < alias_threshold[bucket]:
-            return state, bucket
-        return state, np.int64(alias[bucket])
-    state, item = random_below(state, n_items_bound)
-    if sampler == UNSEEN:
-        draws = 1
-        while draws < max_draws and contains_sorted(indices, start, stop, item):
-            state, item = random_below(state, n_items_bound)
-            draws += 1
-    return state, item
-
-
-@numba.njit(cache=True)
-def build_alias_table(probabilities):
-    """Walker's alias table (Vose's construction) for O(1) draws.
-
-    Parameters
-    ----------
-    probabilities : ndarray, shape (n,), float64
-        Non-negative, summing to 1.
-
-    Returns
-    -------
-    threshold : ndarray, shape (n,), float64
-        Bucket ``b`` returns ``b`` when a uniform draw is below
-        ``threshold[b]``, else ``alias[b]``.
-    alias : ndarray, shape (n,), int32
-    """
-    n = probabilities.shape[0]
-    scaled = probabilities * n
-    threshold = np.ones(n, dtype=np.float64)
-    alias = np.arange(n).astype(np.int32)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    n_small = 0
-    n_large = 0
-    for index in range(n):
-        if scaled[index] < 1.0:
-            small[n_small] = index
-            n_small += 1
-        else:
-            large[n_large] = index
-            n_large += 1
-    while n_small > 0 and n_large > 0:
-        n_small -= 1
-        under = small[n_small]
-        n_large -= 1
-        over = large[n_large]
-        threshold[under] = scaled[under]
-        alias[under] = over
-        scaled[over] = (scaled[over] + scaled[under]) - 1.0
-        if scaled[over] < 1.0:
-            small[n_small] = over
-            n_small += 1
-        else:
-            large[n_large] = over
-            n_large += 1
-    # What is left holds 1 up to rounding: those buckets keep themselves.
-    return threshold, alias
-
-
-@numba.njit(**_OPTIONS)
-def draw_negatives(counts, n_draws, sampler, alias_threshold, alias, positives, max_draws, seed):
-    """Draw ``n_draws`` negatives for one user with the kernels' sampler.
-
-    For testing the compiled sampler against
-    :func:`tripletrec.sampling.negative_probabilities`.
-
-    Parameters
-    ----------
-    counts : ndarray, shape (n_items,), int64
-        Output: ``counts[i]`` is increased by how often item ``i`` was drawn.
-    n_draws : int
-    sampler : int
-        Code from :data:`tripletrec.sampling.SAMPLER_CODES`.
-    alias_threshold : ndarray, shape (n_items,), float32
-    alias : ndarray, shape (n_items,), int32
-        Alias table of ``popularity`` (ignored by the other samplers).
-    positives : ndarray, shape (n_positives,), int32, ascending
-    max_draws : int
-        ``unseen``'s bound on draws.
-    seed : uint64
-        Non-zero generator state.
-
-    Returns
-    -------
-    uint64
-        The generator state after the draws.
-    """
-    state = np.uint64(seed)
-    bound = np.uint64(counts.shape[0])
-    stop = positives.shape[0]
-    for _ in range(n_draws):
-        state, item = _draw_negative(state, sampler, bound, alias_threshold, alias, positives, 0, stop, max_draws)
-        counts[item] += 1
-    return state
 
 
 # -------------------------------------------------------------------- losses
@@ -885,7 +720,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
     for ahead in range(min(PREFETCH_DISTANCE, n_examples)):
         position = positions[ahead]
         user = interaction_users[position]
-        state, negative = _draw_negative(
+        state, negative = draw_negative(
             state,
             sampler,
             n_items_bound,
@@ -905,7 +740,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
         if ahead < n_examples:
             position = positions[ahead]
             user = interaction_users[position]
-            state, negative = _draw_negative(
+            state, negative = draw_negative(
                 state,
                 sampler,
                 n_items_bound,
@@ -937,7 +772,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
             negative = first_negative
             for round_ in range(n_negatives):
                 if round_ > 0:
-                    state, negative = _draw_negative(
+                    state, negative = draw_negative(
                         state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, unseen_max_draws
                     )
                 score = dot(user_row, item_factors[negative]) + item_biases[negative]
@@ -978,7 +813,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                     if draws > 1:
                         if draws == 2:
                             for queued in range(lookahead):
-                                state, upcoming = _draw_negative(
+                                state, upcoming = draw_negative(
                                     state,
                                     sampler,
                                     n_items_bound,
@@ -995,7 +830,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                         queue_slot = (draws - 2) % lookahead
                         negative = warp_queue[queue_slot]
                         if draws + lookahead <= max_sampled:
-                            state, upcoming = _draw_negative(
+                            state, upcoming = draw_negative(
                                 state,
                                 sampler,
                                 n_items_bound,
@@ -1018,7 +853,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                         break
             else:
                 if round_ > 0:
-                    state, negative = _draw_negative(
+                    state, negative = draw_negative(
                         state, sampler, n_items_bound, alias_threshold, alias, indices, start, stop, unseen_max_draws
                     )
                 difference = _dot_difference(user_row, item_factors[positive], item_factors[negative])
@@ -1076,9 +911,9 @@ def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
             filled += 1
         if not settings.random_order:
             # Each user's positives together, in a random order.
-            state = _shuffle(positions, begin, filled, state)
+            state = shuffle_between(positions, begin, filled, state)
     if settings.random_order:
-        state = _shuffle(positions, offset, filled, state)
+        state = shuffle_between(positions, offset, filled, state)
     chunk_scratch = Scratch(
         positions[offset:filled],
         scratch.kos_scores[chunk],
