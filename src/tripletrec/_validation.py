@@ -34,6 +34,7 @@ __all__ = [
     "Real",
     "Satisfies",
     "check_flag",
+    "check_index_array",
     "check_integer",
     "check_memory",
     "check_option",
@@ -288,3 +289,32 @@ def check_memory(n_bytes: int, what: str, cause: str) -> None:
             f"{what} would need {n_bytes / 2**30:.3g} GiB but this machine has "
             f"{available / 2**30:.3g} GiB of memory; lower {cause}"
         )
+
+
+def check_index_array(values: Any, size: int, name: str) -> np.ndarray:
+    """``values`` as a 1-D int64 array of dense indices in ``0 .. size - 1``.
+
+    A single index becomes an array of one. Integer dtypes only: floats, even
+    integral ones, are refused like any other non-integer.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the count outside the range and the first one.
+    """
+    indices = np.asarray(values)
+    if indices.ndim == 0:
+        indices = indices.reshape(1)
+    if indices.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional array of dense indices, got shape {indices.shape}")
+    if len(indices) and indices.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer dense indices, got dtype {indices.dtype}")
+    indices = indices.astype(np.int64, copy=False)
+    bad = (indices < 0) | (indices >= size)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name}: {int(bad.sum())} of {len(indices)} indices are outside 0..{size - 1} "
+            f"(first at position {first}: {int(indices[first])})"
+        )
+    return indices

@@ -97,14 +97,15 @@ def test_length_mismatch_and_unknown_ids():
 
 
 def test_from_indices_rejects_negative_and_out_of_range():
-    with pytest.raises(
-        ValueError, match=r"users: 1 of 3 rows are negative or out of range 0..1 \(first at row 2: -1\)"
-    ):
+    with pytest.raises(ValueError, match=r"users: 1 of 3 indices are outside 0..1 \(first at position 2: -1\)"):
         Interactions.from_indices([0, 1, -1], [0, 0, 0], shape=(2, 2))
-    with pytest.raises(ValueError, match=r"items: 2 of 2 rows are negative or out of range 0..1 \(first at row 0: 5\)"):
+    with pytest.raises(ValueError, match=r"items: 2 of 2 indices are outside 0..1 \(first at position 0: 5\)"):
         Interactions.from_indices([0, 1], [5, 2], shape=(2, 2))
-    with pytest.raises(ValueError, match="users must hold integer indices"):
+    with pytest.raises(ValueError, match="users must hold integer dense indices, got dtype float64"):
         Interactions.from_indices([0.5], [0], shape=(2, 2))
+    # One rule everywhere: an integral float is not an index either.
+    with pytest.raises(ValueError, match="users must hold integer dense indices, got dtype float64"):
+        Interactions.from_indices([1.0], [0], shape=(2, 2))
 
 
 def test_shared_id_maps_give_same_shape():

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_integer, is_real
+from .._validation import check_index_array, check_integer, is_real
 from .id_map import IdMap, as_one_dimensional, count_phrase, id_array
 
 __all__ = ["MAX_DIMENSION", "IdMap", "Interactions"]
@@ -170,26 +170,6 @@ def _canonical_order(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray | No
     return order
 
 
-def _check_indices(indices: Any, size: int, name: str) -> np.ndarray:
-    values = np.asarray(indices)
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {values.shape}")
-    if len(values) and values.dtype.kind not in "iu":
-        if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            values = values.astype(np.int64)
-        else:
-            raise ValueError(f"{name} must hold integer indices, got dtype {values.dtype}")
-    values = values.astype(np.int64, copy=False)
-    bad = (values < 0) | (values >= size)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name}: {count_phrase(int(bad.sum()), len(values))} are negative or "
-            f"out of range 0..{size - 1} (first at row {first}: {int(values[first])})"
-        )
-    return values
-
-
 class Interactions:
     """User x item implicit feedback: CSR weights, timestamps, id maps.
 
@@ -335,8 +315,8 @@ class Interactions:
             raise ValueError("users and items must be one-dimensional arrays")
         if items_arr.size != n:
             raise ValueError(f"users has {n} rows but items has {items_arr.size}; arrays must have the same length")
-        user_index = _check_indices(users_arr, n_users, "users")
-        item_index = _check_indices(items_arr, n_items, "items")
+        user_index = check_index_array(users_arr, n_users, "users")
+        item_index = check_index_array(items_arr, n_items, "items")
         weight_values = (
             np.ones(n, dtype=np.float64) if weights is None else _check_weights(weights, n).astype(np.float64)
         )

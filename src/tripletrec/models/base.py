@@ -48,12 +48,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_flag, check_integer, check_option
+from .._validation import check_flag, check_index_array, check_integer, check_option
 from ..data.interactions import IdMap, Interactions
 from ..serving.exact import cosine_top_k, top_k
 from .estimator import Estimator, clone
 from .fold_in import fold_in_interactions, fold_in_settings, fold_in_vectors
-from .ids import as_id_array, check_indices, exclusion_rows, pad_columns, to_external, to_indices, unknown_message
+from .ids import as_id_array, exclusion_rows, pad_columns, to_external, to_indices, unknown_message
 from .persistence import register_model_class, save_model
 
 __all__ = ["BaseModel", "NotFittedError", "clone"]
@@ -204,12 +204,12 @@ class BaseModel(Estimator):
         ndarray, shape (n, m), float32
         """
         self._require_fitted()
-        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
+        user_indices = check_index_array(user_indices, self.n_users_, "user_indices")
         if item_indices is None:
             item_factors = self.item_factors_
             item_biases = self.item_biases_
         else:
-            item_indices = check_indices(item_indices, self.n_items_, "item_indices")
+            item_indices = check_index_array(item_indices, self.n_items_, "item_indices")
             item_factors = self.item_factors_[item_indices]
             item_biases = self.item_biases_[item_indices]
         scores = self.user_factors_[user_indices] @ item_factors.T
@@ -256,8 +256,8 @@ class BaseModel(Estimator):
         ndarray, shape (n,), float32
         """
         self._require_fitted()
-        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
-        item_indices = check_indices(item_indices, self.n_items_, "item_indices")
+        user_indices = check_index_array(user_indices, self.n_users_, "user_indices")
+        item_indices = check_index_array(item_indices, self.n_items_, "item_indices")
         if len(user_indices) != len(item_indices):
             raise ValueError(
                 f"users and items must pair up: got {len(user_indices)} users and {len(item_indices)} items"
@@ -403,9 +403,9 @@ class BaseModel(Estimator):
             ``-inf`` in padded slots.
         """
         self._require_fitted()
-        user_indices = check_indices(user_indices, self.n_users_, "user_indices")
+        user_indices = check_index_array(user_indices, self.n_users_, "user_indices")
         if item_indices is not None:
-            item_indices = check_indices(item_indices, self.n_items_, "item_indices")
+            item_indices = check_index_array(item_indices, self.n_items_, "item_indices")
         exclusions = self._exclusion_rows(exclude, user_indices)
         return self._top_items_for_vectors(self.user_factors_[user_indices], k, exclusions, item_indices, threads)
 

@@ -28,7 +28,6 @@ __all__ = [
     "PAD_STR_ID",
     "PAD_UINT_ID",
     "as_id_array",
-    "check_indices",
     "exclusion_rows",
     "pad_columns",
     "to_external",
@@ -107,26 +106,6 @@ def to_indices(id_map: IdMap, values: Any, name: str, what: str) -> tuple[np.nda
     if unknown.any():
         raise ValueError(unknown_message(name, array, unknown, what))
     return indices, single
-
-
-def check_indices(values: Any, size: int, name: str) -> np.ndarray:
-    """``values`` as an int64 array of dense indices in ``0 .. size - 1``."""
-    indices = np.asarray(values)
-    if indices.ndim == 0:
-        indices = indices.reshape(1)
-    if indices.ndim != 1:
-        raise ValueError(f"{name} must be a one-dimensional array of dense indices, got shape {indices.shape}")
-    if len(indices) and indices.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer dense indices, got dtype {indices.dtype}")
-    indices = indices.astype(np.int64, copy=False)
-    bad = (indices < 0) | (indices >= size)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name}: {int(bad.sum())} of {len(indices)} indices are outside 0..{size - 1} "
-            f"(first at position {first}: {int(indices[first])})"
-        )
-    return indices
 
 
 def exclusion_rows(
