@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_integer, check_real
 from .interactions import Interactions
 
 __all__ = ["cold_start_items", "leave_k_out", "random_split", "temporal_split"]
@@ -29,23 +30,17 @@ def _check_data(data) -> Interactions:
 
 
 def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a number in the open interval (0, 1), got {value!r}")
-    return float(value)
+    return check_real(value, name, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_integer(value, name, low=minimum)
 
 
 def _generator(seed) -> np.random.Generator:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(check_integer(seed, "seed", low=0, allow_none=True))
 
 
 def _order_within_users(users: np.ndarray, keys: np.ndarray, n_keys: int) -> np.ndarray:
