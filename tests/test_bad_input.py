@@ -1,9 +1,9 @@
 """Bad input across the library: each case ends in a documented error naming what is wrong.
 
 Every case is a call that must fail, the exception type it must raise (one
-of the documented ones: ValueError and its subclasses ModelFileError and
-NotFittedError, TypeError, FileNotFoundError, PermissionError,
-FloatingPointError) and a pattern its message must contain, which names the
+of the documented ones: ValueError and its subclasses ModelFileError,
+NotFittedError and CorruptArchiveError, TypeError, FileNotFoundError and
+its subclass DatasetNotFoundError, PermissionError, FloatingPointError) and a pattern its message must contain, which names the
 argument and, where there is one, the bad value. A case that raises
 anything else (IndexError, MemoryError, KeyError, ...) or nothing fails.
 The command-line cases must exit with status 2 and print exactly one line on
@@ -20,6 +20,15 @@ import scipy.sparse as sp
 
 from tripletrec import IdMap, Interactions, MatrixFactorization, evaluate, load
 from tripletrec.cli import main
+from tripletrec.data import (
+    CorruptArchiveError,
+    DatasetNotFoundError,
+    leave_k_out,
+    movielens,
+    random_split,
+    synthetic,
+    temporal_split,
+)
 from tripletrec.io import ModelFileError
 from tripletrec.testing import ITEM_IDS, USER_IDS, checkerboard
 
@@ -512,6 +521,129 @@ def test_bad_model_files_raise_the_documented_error(fitted, tmp_path, case, call
     assert "m.npz" not in set(left) - set(before)
 
 
+def _one_pair():
+    return Interactions.from_indices([0], [0], shape=(1, 1))
+
+
+# (id, function of the data folder, exception type, message pattern)
+DATA_CASES = [
+    (
+        "movielens unknown variant",
+        lambda d: movielens("ml-99k", path=d, download=False),
+        ValueError,
+        r"variant must be one of ml-100k, .*got 'ml-99k'",
+    ),
+    (
+        "movielens unknown split",
+        lambda d: movielens("ml-100k", split="u9", path=d, download=False),
+        ValueError,
+        r"split must be one of ua, ub, u1, .* for ml-100k; got 'u9'",
+    ),
+    (
+        "movielens min_rating string",
+        lambda d: movielens("ml-100k", split="ua", min_rating="4", path=d, download=False),
+        ValueError,
+        r"min_rating must be a finite number or None, got '4'",
+    ),
+    (
+        "movielens missing path",
+        lambda d: movielens("ml-100k", path="/nonexistent/ml-100k.zip", download=False),
+        DatasetNotFoundError,
+        r"path='/nonexistent/ml-100k.zip' does not exist",
+    ),
+    (
+        "movielens wrong archive",
+        lambda d: movielens("ml-1m", path=d / "ml-100k.zip", download=False),
+        CorruptArchiveError,
+        r"holds no ratings.dat: it is not a MovieLens ml-1m archive",
+    ),
+    ("synthetic huge", lambda d: synthetic(n_users=10**12), ValueError, r"n_users must be at most 2,147,483,647"),
+    ("synthetic no users", lambda d: synthetic(n_users=0), ValueError, r"n_users must be an integer >= 1, got 0"),
+    ("synthetic dim zero", lambda d: synthetic(dim=0), ValueError, r"dim must be an integer >= 1, got 0"),
+    (
+        "synthetic nan exponent",
+        lambda d: synthetic(popularity_exponent=float("nan")),
+        ValueError,
+        r"popularity_exponent must be a finite number >= 0, got nan",
+    ),
+    (
+        "split not interactions",
+        lambda d: random_split("data"),
+        ValueError,
+        r"data must be a tripletrec.Interactions, got str",
+    ),
+    (
+        "split fraction",
+        lambda d: random_split(_one_pair(), test_fraction=1.5),
+        ValueError,
+        r"test_fraction must be a finite number > 0 and < 1, got 1.5",
+    ),
+    ("leave_k_out k", lambda d: leave_k_out(_one_pair(), k=0), ValueError, r"k must be an integer >= 1, got 0"),
+    (
+        "leave_k_out by",
+        lambda d: leave_k_out(_one_pair(), by="latest"),
+        ValueError,
+        r"by must be one of 'random', 'time'; got 'latest'",
+    ),
+    (
+        "temporal without timestamps",
+        lambda d: temporal_split(_one_pair(), cutoff=2),
+        ValueError,
+        r"temporal_split needs timestamps",
+    ),
+    (
+        "mixed id kinds",
+        lambda d: Interactions.from_arrays(["1", 1, "a"], [1, 2, 3]),
+        ValueError,
+        r"users mix integers and strings: 1 at position 1",
+    ),
+    ("missing id", lambda d: Interactions.from_arrays([None, 1], [1, 2]), ValueError, r"users: 1 of 2 ids are missing"),
+    (
+        "id beyond uint64",
+        lambda d: Interactions.from_arrays([2**70, 1], [1, 2]),
+        ValueError,
+        r"outside the range of 64-bit integers",
+    ),
+    (
+        "weight beyond float32",
+        lambda d: Interactions.from_arrays([1, 2], [1, 2], weights=[1e39, 1]),
+        ValueError,
+        r"weights: 1 of 2 rows are above .* the largest float32",
+    ),
+    (
+        "timestamp beyond int64",
+        lambda d: Interactions.from_arrays([1, 2], [1, 2], timestamps=[1e30, 1]),
+        ValueError,
+        r"timestamps: 1 of 2 rows are outside int64's range",
+    ),
+    (
+        "fractional shape",
+        lambda d: Interactions.from_indices([0], [0], shape=(2.7, 2)),
+        ValueError,
+        r"shape\[0\] \(n_users\) must be an integer >= 0, got 2.7",
+    ),
+    (
+        "one-element shape",
+        lambda d: Interactions.from_indices([0], [0], shape=(2,)),
+        ValueError,
+        r"shape must be two non-negative integers",
+    ),
+    (
+        "huge shape",
+        lambda d: Interactions.from_indices([0], [0], shape=(10**12, 2)),
+        ValueError,
+        r"above the largest supported 2,147,483,647",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, call, error, message", DATA_CASES, ids=[case[0] for case in DATA_CASES])
+def test_bad_data_raises_the_documented_error(data_dir, case, call, error, message):
+    with pytest.raises(error) as raised:
+        call(data_dir)
+    assert re.search(message, str(raised.value)), f"{case}: {raised.value}"
+
+
 CLI_CASES = [
     (["fit", "--dataset", "synthetic", "--dim", "0"], r"--dim must be an integer >= 1, got 0"),
     (["fit", "--dataset", "synthetic", "--dim", "abc"], r"--dim: invalid int value: 'abc'"),
@@ -554,4 +686,4 @@ def test_bad_command_lines_exit_2_with_one_line(capsys, tmp_path, monkeypatch, a
 
 
 def test_there_are_at_least_100_cases():
-    assert len(MODEL_CASES) + len(FILE_CASES) + len(CLI_CASES) >= 100
+    assert len(MODEL_CASES) + len(FILE_CASES) + len(DATA_CASES) + len(CLI_CASES) >= 100
