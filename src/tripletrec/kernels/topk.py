@@ -1,6 +1,6 @@
 """Partial selection of the k best items per row of a tile of scores.
 
-The Python layer (:mod:`tripletrec.models.topk`) computes a tile of scores
+The Python layer (:mod:`tripletrec.serving.exact`) computes a tile of scores
 (a block of queries by a chunk of items) with one BLAS product and hands it
 here; each row is scanned once with a size-k heap, so selecting from
 ``n_items`` scores costs ``O(n_items)`` comparisons plus ``O(log k)`` work
