@@ -13,6 +13,8 @@ from tripletrec.models import MatrixFactorization, NotFittedError, clone
 from tripletrec.models import load as tripletrec_load
 from tripletrec.testing import ModelSuite
 
+from .conftest import SMALL as SUITE_PARAMS
+
 SMALL = dict(dim=8, epochs=3, threads=1, seed=0)
 
 
@@ -535,9 +537,7 @@ class TestMatrixFactorizationSuite(ModelSuite):
     """``tripletrec.testing.ModelSuite`` through the public module."""
 
     def make_model(self):
-        return MatrixFactorization(
-            dim=8, loss="bpr", optimizer="adagrad", learning_rate=0.15, l2=0.02, epochs=20, threads=1, seed=0
-        )
+        return MatrixFactorization(**SUITE_PARAMS)
 
     def fit_model(self, model, train):
         return model.fit(train, progress=False)

@@ -34,8 +34,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .._validation import check_integer
+from ..data.interactions import Interactions
+from ..metrics import METRIC_NAMES, evaluate
 
 __all__ = ["DEFAULT_METRICS", "DIVERGENCE_BOUND", "MAX_EPOCHS", "EpochTrainer", "largest_magnitude"]
 
@@ -101,9 +104,6 @@ class EpochTrainer:
         patience: int = 3,
         progress: bool = True,
     ):
-        from ..data.interactions import Interactions
-        from ..metrics import METRIC_NAMES
-
         metric_names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         unknown = [name for name in metric_names if name not in METRIC_NAMES]
         if unknown:
@@ -150,8 +150,6 @@ class EpochTrainer:
         best_arrays = None
         epochs_without_gain = 0
         first_epoch = len(model.history_) + 1
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=n_epochs, disable=not self.progress, desc="fit", unit="epoch", leave=False)
         try:
             for epoch in range(first_epoch, first_epoch + n_epochs):
@@ -160,8 +158,6 @@ class EpochTrainer:
                 self._check_finite(epoch, loss)
                 record: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started}
                 if self.validation is not None:
-                    from ..metrics import evaluate
-
                     evaluation = evaluate(model, self.validation, train=self.train, k=self.k, metrics=self.metrics)
                     record.update(evaluation.means)
                 model.history_.append(record)
