@@ -38,6 +38,7 @@ _KERNELS_PACKAGE = "tripletrec.kernels."
 # is), and the seconds its first use compiled for on 2 cores (first_run.py).
 _LABELS = {
     "training": ("training", 7),
+    "feature_training": ("side-feature training", 6),
     "fold_in": ("fold-in (recommend_new)", 10),
     "ranking": ("evaluation", 8),
     "topk": ("top-k (recommend)", 3),

@@ -64,7 +64,6 @@ References
 from __future__ import annotations
 
 import math
-import types
 
 import numba
 import numpy as np
@@ -82,6 +81,7 @@ from .random_draws import (
 )
 from .threads import run_in_ranges
 from .training_bundles import EpochPlan, Model, OptimizerState, Scratch, Settings, TrainingData
+from .variants import compile_variant
 
 __all__ = [
     "OPTIMIZERS",
@@ -100,6 +100,7 @@ __all__ = [
     "PREFETCH_DISTANCE",
     "WARP_LOOKAHEAD",
     "train_epoch",
+    "lay_out_chunk",
     "pair_loss_and_gradient",
     "point_loss_and_gradient",
     "kth_best",
@@ -745,25 +746,41 @@ def train_epoch(plan, data, model, optimizer_state, scratch, settings):
     run_in_ranges(kernel, n_chunks, (plan, data, model, optimizer_state, scratch, settings), tasks_per_thread=1)
 
 
-def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
-    """Lay out chunk ``chunk``'s visiting order and train on it (a template, see :func:`_variant`)."""
-    user_order, chunk_starts, chunk_offsets, rng_states, chunk_losses, chunk_weights = plan
-    indptr = data.indptr
-    positions = scratch.positions
-    state = rng_states[chunk]
-    offset = chunk_offsets[chunk]
+@numba.njit(**_INTERNAL)
+def lay_out_chunk(chunk, plan, indptr, positions, random_order):
+    """Write the visiting order of chunk ``chunk``'s interactions into ``positions``.
+
+    The chunk's users (``plan``, an :class:`EpochPlan`) in their shuffled
+    order, each user's positives together in a random order, or
+    (``random_order``) all the chunk's interactions shuffled together.
+
+    Returns
+    -------
+    state : uint64
+        The chunk's generator state after the shuffles.
+    offset, filled : int64
+        The chunk's order is ``positions[offset:filled]``.
+    """
+    state = plan.rng_states[chunk]
+    offset = plan.chunk_offsets[chunk]
     filled = offset
-    for slot in range(chunk_starts[chunk], chunk_starts[chunk + 1]):
-        user = user_order[slot]
+    for slot in range(plan.chunk_starts[chunk], plan.chunk_starts[chunk + 1]):
+        user = plan.user_order[slot]
         begin = filled
         for position in range(indptr[user], indptr[user + 1]):
             positions[filled] = position
             filled += 1
-        if not settings.random_order:
-            # Each user's positives together, in a random order.
+        if not random_order:
             state = shuffle_between(positions, begin, filled, state)
-    if settings.random_order:
+    if random_order:
         state = shuffle_between(positions, offset, filled, state)
+    return state, offset, filled
+
+
+def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
+    """Lay out chunk ``chunk``'s visiting order and train on it (a template, see :func:`_variant`)."""
+    positions = scratch.positions
+    state, offset, filled = lay_out_chunk(chunk, plan, data.indptr, positions, settings.random_order)
     chunk_scratch = Scratch(
         positions[offset:filled],
         scratch.kos_scores[chunk],
@@ -771,9 +788,9 @@ def _train_chunk(chunk, plan, data, model, optimizer_state, scratch, settings):
         scratch.upcoming_negatives[chunk],
     )
     state, total_loss, total_weight = _train_positions(state, data, model, optimizer_state, chunk_scratch, settings)
-    rng_states[chunk] = state
-    chunk_losses[chunk] = total_loss
-    chunk_weights[chunk] = total_weight
+    plan.rng_states[chunk] = state
+    plan.chunk_losses[chunk] = total_loss
+    plan.chunk_weights[chunk] = total_weight
 
 
 def _train_chunks(first, last, plan, data, model, optimizer_state, scratch, settings):
@@ -822,10 +839,9 @@ _variants = {}
 def _variant(loss_family, optimizer, sampler):
     """The compiled ``_train_chunks`` for one loss family, optimizer and sampler.
 
-    Each template is copied with module globals in which ``_LOSS_FAMILY``,
-    ``_OPTIMIZER`` and ``_SAMPLER`` hold the variant's codes and the
-    templates' names the variant's copies. A copy's qualified name carries the
-    variant, which keeps numba's on-disk caches of the variants apart.
+    Each template is copied (:func:`tripletrec.kernels.variants.compile_variant`)
+    with module globals in which ``_LOSS_FAMILY``, ``_OPTIMIZER`` and
+    ``_SAMPLER`` hold the variant's codes.
 
     Parameters
     ----------
@@ -843,14 +859,6 @@ def _variant(loss_family, optimizer, sampler):
         suffix = f"__{_FAMILY_NAMES[loss_family]}_{OPTIMIZERS[optimizer]}_{NEGATIVE_SAMPLERS[sampler]}".replace(
             "-", "_"
         )
-        namespace = dict(globals())
-        namespace.update(_LOSS_FAMILY=loss_family, _OPTIMIZER=optimizer, _SAMPLER=sampler)
-        for template, options in _TEMPLATES:
-            copy = types.FunctionType(
-                template.__code__, namespace, template.__name__, template.__defaults__, template.__closure__
-            )
-            copy.__qualname__ = template.__qualname__ + suffix
-            copy.__doc__ = template.__doc__
-            namespace[template.__name__] = numba.njit(**options, **_OPTIONS)(copy)
-        _variants[key] = namespace["_train_chunks"]
+        constants = {"_LOSS_FAMILY": loss_family, "_OPTIMIZER": optimizer, "_SAMPLER": sampler}
+        _variants[key] = compile_variant(_TEMPLATES, globals(), constants, suffix, _OPTIONS)["_train_chunks"]
     return _variants[key]

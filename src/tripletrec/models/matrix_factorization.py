@@ -24,6 +24,7 @@ from ..sampling import (
     sampler_code,
 )
 from .base import BaseModel
+from .hybrid import FeatureSupport, uniform_rows
 from .trainer import DEFAULT_METRICS, DIVERGENCE_BOUND, MAX_EPOCHS, EpochTrainer
 
 __all__ = ["MatrixFactorization"]
@@ -70,15 +71,23 @@ class _Settings:
     init_scale: float
     early_stopping: str | None
     patience: int
+    user_identity_features: bool
+    item_identity_features: bool
+    normalize_features: bool
     n_chunks: int
     seed: int | None
 
 
-class MatrixFactorization(BaseModel):
+class MatrixFactorization(FeatureSupport, BaseModel):
     """Users and items as vectors, trained to rank positives above negatives.
 
     The score of item ``i`` for user ``u`` is ``user_factors_[u] @
-    item_factors_[i] + item_biases_[i]``. Training visits every interaction
+    item_factors_[i] + item_biases_[i]``. Fitted with side features
+    (``fit(train, user_features=..., item_features=...)``), the model is
+    LightFM's hybrid [1]_: those vectors and biases are the weighted sums of
+    the embeddings of each user's (item's) features, which new items
+    (:meth:`add_items`) and new users (:meth:`recommend_new` with
+    ``user_features``) get from their features alone. Training visits every interaction
     once per epoch, pairs it with sampled negative items and takes a
     stochastic gradient step on one of the losses of
     :mod:`tripletrec.losses`; see :mod:`tripletrec.kernels.training` for the
@@ -147,6 +156,19 @@ class MatrixFactorization(BaseModel):
         epoch are restored. Needs ``fit(train, validation)``.
     patience : int
         Epochs without improvement before early stopping.
+    user_identity_features, item_identity_features : bool
+        With side features: add one identity column per user (item), so that
+        each also learns a vector of its own on top of its features' (as
+        LightFM's ``Dataset`` does by default; without them, users (items)
+        with the same features are the same). Ignored without features.
+    normalize_features : bool
+        With side features: divide each feature row (identity included) by
+        the sum of its absolute values, so every user's (item's) vector is a
+        weighted mean of its features' (LightFM's ``Dataset`` default); a row
+        with no feature is then refused. Off by default: on ml-100k ``ua``
+        with genre features it cost 0.027 AUC of warm accuracy (0.906
+        against 0.933 unnormalised, 10 epochs), the identity column's share
+        of each row shrinking to a fraction. Ignored without features.
     threads : int, optional
         Parallel chunks of users per epoch (default, and at most: the cores
         numba may use, ``numba.config.NUMBA_NUM_THREADS``; a larger value is
@@ -173,6 +195,18 @@ class MatrixFactorization(BaseModel):
         from the validation ranking).
     best_epoch_ : int or None
         With early stopping, the epoch whose parameters were kept.
+    user_feature_embeddings_ : ndarray, shape (n_user_columns, dim), float32, or None
+    item_feature_embeddings_ : ndarray, shape (n_item_columns, dim), float32, or None
+    item_feature_biases_ : ndarray, shape (n_item_columns,), float32, or None
+        With side features: one vector (bias) per feature column, the given
+        columns first, then the identity columns.
+    user_features_, item_features_ : scipy.sparse.csr_matrix, float32, or None
+        With side features: the feature rows trained on, shape (n_users_,
+        n_user_columns) and (n_items_, n_item_columns), identity columns
+        included, normalised if asked.
+    user_feature_names_, item_feature_names_ : ndarray of str, or None
+        With side features: the names of the given columns (those of a
+        :class:`~tripletrec.data.Features`, else ``"feature_0"``, ...).
 
     Notes
     -----
@@ -185,6 +219,11 @@ class MatrixFactorization(BaseModel):
     The optimizer state (Adagrad sums, Adam moments and step counts) and the
     random generators live in private attributes: :meth:`fit_partial`
     continues from them, but they are not part of the learned model.
+
+    References
+    ----------
+    .. [1] M. Kula, "Metadata embeddings for user and item cold-start
+       recommendations", CBRecSys workshop at RecSys 2015, arXiv:1507.08439.
 
     Examples
     --------
@@ -216,6 +255,9 @@ class MatrixFactorization(BaseModel):
         init_scale: float = 0.1,
         early_stopping: str | None = None,
         patience: int = 3,
+        user_identity_features: bool = True,
+        item_identity_features: bool = True,
+        normalize_features: bool = False,
         threads: int | None = None,
         seed: int | None = None,
     ):
@@ -239,6 +281,9 @@ class MatrixFactorization(BaseModel):
         self.init_scale = init_scale
         self.early_stopping = early_stopping
         self.patience = patience
+        self.user_identity_features = user_identity_features
+        self.item_identity_features = item_identity_features
+        self.normalize_features = normalize_features
         self.threads = threads
         self.seed = seed
 
@@ -267,6 +312,9 @@ class MatrixFactorization(BaseModel):
             Satisfies(_is_ranking_metric, "a ranking metric name such as 'auc' or 'precision@10'"),
         ),
         "patience": (Integer(1),),
+        "user_identity_features": (Flag(),),
+        "item_identity_features": (Flag(),),
+        "normalize_features": (Flag(),),
         "threads": (None, Integer(1)),
         "seed": (None, Integer(0)),
     }
@@ -292,6 +340,8 @@ class MatrixFactorization(BaseModel):
         train: Any,
         validation: Interactions | None = None,
         *,
+        user_features: Any = None,
+        item_features: Any = None,
         metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
         callbacks: Iterable[Callable[[MatrixFactorization, dict], Any]] = (),
@@ -308,6 +358,13 @@ class MatrixFactorization(BaseModel):
             Held-out interactions with the same shape and id maps; evaluated
             after every epoch (training pairs excluded from the ranking) into
             :attr:`history_`, and used by ``early_stopping``.
+        user_features, item_features : Features or scipy sparse matrix or ndarray, optional
+            Side features, which make the model a hybrid (see the class
+            notes). A :class:`~tripletrec.data.Features` is aligned to
+            ``train``'s id maps by id (ids it lacks get no given feature);
+            a matrix must have one row per user (item) of ``train``, in
+            its id map's order. Values must be finite. With only one side
+            given, the other is described by identity columns alone.
         metrics : sequence of str
             Validation metrics (names of :func:`tripletrec.metrics.evaluate`).
         k : int
@@ -334,7 +391,8 @@ class MatrixFactorization(BaseModel):
         """
         settings = self._settings()
         train = self._as_interactions(train, "train")
-        self._initialize(train, settings)
+        features = self._feature_inputs(train, user_features, item_features, settings)
+        self._initialize(train, settings, features)
         return self._train(train, validation, settings, settings.epochs, metrics, k, callbacks, progress)
 
     def fit_partial(
@@ -343,6 +401,8 @@ class MatrixFactorization(BaseModel):
         validation: Interactions | None = None,
         *,
         epochs: int | None = None,
+        user_features: Any = None,
+        item_features: Any = None,
         metrics: Iterable[str] = DEFAULT_METRICS,
         k: int = 10,
         callbacks: Iterable[Callable[[MatrixFactorization, dict], Any]] = (),
@@ -351,15 +411,29 @@ class MatrixFactorization(BaseModel):
         """Train more epochs, continuing from the current factors.
 
         An unfitted model is initialised first, as by :meth:`fit`. ``train``
-        may differ from the first call's (new interactions of the same
-        users and items) but must have the same shape and id maps. Parameter
-        changes made with :meth:`set_params` apply, except ``dim`` and
-        ``seed``; a new ``optimizer`` starts its state afresh.
+        may hold new interactions and new users and items: the model's id
+        maps grow to hold them (new ones appended in the order of
+        ``train``'s id maps). A new user or item starts from its features
+        (a hybrid model; its identity vector at zero) or from the usual
+        random start. Known users and items keep their vectors, optimizer
+        state and stored features.
+
+        Pass each user's *whole* history, not only what is new: an epoch
+        trains on ``train`` alone, and negatives are drawn among the items
+        a user has not interacted with *in* ``train``, so a user given only
+        recent items has the older ones drawn as negatives and pushed down.
+
+        Parameter changes made with :meth:`set_params` apply, except
+        ``dim``, ``seed`` and the feature options; a new ``optimizer``
+        starts its state afresh.
 
         Parameters
         ----------
         epochs : int, optional
             How many epochs to add (default ``self.epochs``).
+        user_features, item_features : optional
+            As for :meth:`fit`, describing ``train``'s users (items); only
+            the rows of *new* ids are used (hybrid models).
 
         Other parameters are those of :meth:`fit`.
 
@@ -370,9 +444,8 @@ class MatrixFactorization(BaseModel):
         settings = self._settings()
         train = self._as_interactions(train, "train")
         if not hasattr(self, "item_factors_"):
-            self._initialize(train, settings)
+            self._initialize(train, settings, self._feature_inputs(train, user_features, item_features, settings))
         else:
-            self._check_same_shape(train, "train")
             if self.user_factors_.shape[1] != settings.dim:
                 raise ValueError(
                     f"dim is {settings.dim} but the model was fitted with dim "
@@ -387,10 +460,11 @@ class MatrixFactorization(BaseModel):
                 self._start_random_state(shuffle_sequence, kernel_sequence, settings)
             else:
                 self._prepare_state(settings)
+            train = self._grow_to(train, user_features, item_features)
         n_epochs = settings.epochs if epochs is None else check_integer(epochs, "epochs", low=1, high=MAX_EPOCHS)
         return self._train(train, validation, settings, n_epochs, metrics, k, callbacks, progress)
 
-    def _initialize(self, train: Interactions, settings: _Settings) -> None:
+    def _initialize(self, train: Interactions, settings: _Settings, features: tuple) -> None:
         # Everything that can refuse the settings runs before anything is allocated or set.
         check_memory(_parameter_bytes(train.n_users, train.n_items, settings), "the model's parameters", "dim")
         half_width = np.float32(math.sqrt(3.0) * settings.init_scale / math.sqrt(settings.dim))
@@ -403,18 +477,19 @@ class MatrixFactorization(BaseModel):
         root = np.random.SeedSequence(settings.seed)
         init_sequence, shuffle_sequence, kernel_sequence = root.spawn(3)
         init_random = np.random.default_rng(init_sequence)
-        # Uniform on [-w, w] with standard deviation init_scale / sqrt(dim):
-        # four times cheaper to draw than normal values, which on large
-        # catalogues was a tenth of a three-epoch fit.
-        user_factors = init_random.random((self.n_users_, settings.dim), dtype=np.float32)
-        item_factors = init_random.random((self.n_items_, settings.dim), dtype=np.float32)
-        for factors in (user_factors, item_factors):
-            factors -= np.float32(0.5)
-            factors *= 2 * half_width
-        user_factors[train.user_counts() == 0] = 0.0
-        self.user_factors_ = user_factors
-        self.item_factors_ = item_factors
-        self.item_biases_ = np.zeros(self.n_items_, dtype=np.float32)
+        user_inputs, item_inputs = features
+        if user_inputs is None and item_inputs is None:
+            # Uniform on [-w, w] with standard deviation init_scale / sqrt(dim):
+            # four times cheaper to draw than normal values, which on large
+            # catalogues was a tenth of a three-epoch fit.
+            user_factors = uniform_rows(init_random, self.n_users_, settings.dim, half_width)
+            self.item_factors_ = uniform_rows(init_random, self.n_items_, settings.dim, half_width)
+            user_factors[train.user_counts() == 0] = 0.0
+            self.user_factors_ = user_factors
+            self.item_biases_ = np.zeros(self.n_items_, dtype=np.float32)
+            self._clear_features()
+        else:
+            self._initialize_features(train, settings, user_inputs, item_inputs, init_random, half_width)
         self.history_: list[dict] = []
         self.best_epoch_: int | None = None
         self._start_random_state(shuffle_sequence, kernel_sequence, settings)
@@ -441,7 +516,7 @@ class MatrixFactorization(BaseModel):
         if self._optimizer_name == settings.optimizer_name:
             return
         dim = settings.dim
-        n_users, n_items = self.n_users_, self.n_items_
+        n_users, n_items = self._table_rows()
 
         def empty(*shape: int) -> np.ndarray:
             return np.zeros(shape, dtype=np.float32)
@@ -505,6 +580,7 @@ class MatrixFactorization(BaseModel):
             "user_factors_": self.user_factors_,
             "item_factors_": self.item_factors_,
             "item_biases_": self.item_biases_,
+            **self._feature_arrays(),
         }
 
     def _divergence_advice(self) -> str:
@@ -534,31 +610,36 @@ class MatrixFactorization(BaseModel):
         chunk_weights = np.zeros(settings.n_chunks, dtype=np.float64)
         # Only the uncompiled (NUMBA_DISABLE_JIT) kernel warns: uint64 products
         # wrap by design, and divergence is reported by the trainer.
+        plan = training.EpochPlan(order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights)
         with kernel_threads(settings.n_chunks), np.errstate(over="ignore", invalid="ignore"):
-            training.train_epoch(
-                training.EpochPlan(order, chunk_starts, chunk_offsets, self._rng_states, chunk_losses, chunk_weights),
-                data.training_data,
-                training.Model(self.user_factors_, self.item_factors_, self.item_biases_),
-                training.OptimizerState(**self._optimizer_state),
-                data.scratch,
-                training.Settings(
-                    loss=settings.loss,
-                    sampler=settings.sampler,
-                    optimizer=settings.optimizer,
-                    n_negatives=settings.n_negatives,
-                    max_sampled=settings.max_sampled,
-                    unseen_max_draws=UNSEEN_MAX_DRAWS,
-                    kos_k=settings.kos_k,
-                    kos_n=settings.kos_n,
-                    learning_rate=np.float32(settings.learning_rate),
-                    l2=np.float32(settings.l2),
-                    bias_l2=np.float32(settings.bias_l2),
-                    margin=np.float64(settings.margin),
-                    use_biases=settings.biases,
-                    use_weights=data.use_weights,
-                    random_order=settings.random_order,
-                ),
+            kernel_settings = training.Settings(
+                loss=settings.loss,
+                sampler=settings.sampler,
+                optimizer=settings.optimizer,
+                n_negatives=settings.n_negatives,
+                max_sampled=settings.max_sampled,
+                unseen_max_draws=UNSEEN_MAX_DRAWS,
+                kos_k=settings.kos_k,
+                kos_n=settings.kos_n,
+                learning_rate=np.float32(settings.learning_rate),
+                l2=np.float32(settings.l2),
+                bias_l2=np.float32(settings.bias_l2),
+                margin=np.float64(settings.margin),
+                use_biases=settings.biases,
+                use_weights=data.use_weights,
+                random_order=settings.random_order,
             )
+            if self.has_features_:
+                self._run_feature_epoch(plan, data, settings, kernel_settings)
+            else:
+                training.train_epoch(
+                    plan,
+                    data.training_data,
+                    training.Model(self.user_factors_, self.item_factors_, self.item_biases_),
+                    training.OptimizerState(**self._optimizer_state),
+                    data.scratch,
+                    kernel_settings,
+                )
         total_weight = chunk_weights.sum()
         return float(chunk_losses.sum() / total_weight) if total_weight > 0 else 0.0
 

@@ -73,6 +73,10 @@ def save_model(model: Any, path: str | os.PathLike, metadata: Mapping[str, Any] 
                 f"item_names_ has shape {item_names.shape} but the model has {model.item_factors_.shape[0]} items"
             )
         arrays["item_names"] = item_names.astype(str)
+    # Model-specific arrays (a hybrid model's feature embeddings and matrices).
+    extra = getattr(model, "_extra_arrays", None)
+    if callable(extra):
+        arrays.update(extra())
     return save_arrays(path, header, arrays)
 
 
@@ -101,11 +105,12 @@ def _model_class(header: dict, path: Path) -> type:
     )
 
 
-def _check_model_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
+def _check_model_arrays(arrays: dict[str, np.ndarray], path: Path, cls: type) -> None:
     missing = [name for name in _REQUIRED_ARRAYS if name not in arrays]
     if missing:
         raise ModelFileError(f"{path} lacks the model arrays {', '.join(missing)}")
-    extra = sorted(set(arrays) - set(_REQUIRED_ARRAYS) - set(_OPTIONAL_ARRAYS))
+    class_arrays = cls.extra_array_names() if hasattr(cls, "extra_array_names") else ()
+    extra = sorted(set(arrays) - set(_REQUIRED_ARRAYS) - set(_OPTIONAL_ARRAYS) - set(class_arrays))
     if extra:
         raise ModelFileError(f"{path} holds arrays this tripletrec does not know: {', '.join(extra)}")
     user_factors, item_factors = arrays["user_factors"], arrays["item_factors"]
@@ -161,7 +166,8 @@ def load(path: str | os.PathLike) -> Any:
     can only name a class that is already defined, and nothing from the file
     is imported, evaluated or unpickled. The model is rebuilt with its
     default constructor, ``set_params`` with the saved parameters, and the
-    saved learned attributes, ``history_``, ``best_epoch_``,
+    saved learned attributes (a hybrid model's feature embeddings, feature
+    matrices and column names included), ``history_``, ``best_epoch_``,
     ``item_names_`` (None if not saved) and ``metadata_`` (the ``metadata``
     given to ``save``). It scores exactly as the saved model did.
 
@@ -191,7 +197,7 @@ def load(path: str | os.PathLike) -> Any:
     path = Path(path)
     header, arrays = load_arrays(path)
     cls = _model_class(header, path)
-    _check_model_arrays(arrays, path)
+    _check_model_arrays(arrays, path, cls)
     params = header.get("params", {})
     history = header.get("history", [])
     metadata = header.get("metadata", {})
@@ -224,4 +230,10 @@ def load(path: str | os.PathLike) -> Any:
     model.best_epoch_ = header.get("best_epoch")
     model.item_names_ = arrays.get("item_names")
     model.metadata_ = metadata
+    restore = getattr(model, "_restore_extra_arrays", None)
+    if callable(restore):
+        try:
+            restore(arrays, str(path))
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
     return model
