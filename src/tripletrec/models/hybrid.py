@@ -211,7 +211,7 @@ class FeatureSupport:
         known = self.item_ids_.to_index(new_ids, missing="ignore") >= 0
         if known.any():
             raise ValueError(
-                f"ids holds {int(known.sum())} item(s) the model already knows (first: {new_ids[known][0]!r}); "
+                f"ids holds {int(known.sum())} item(s) the model already knows (first: {new_ids[known][:1].tolist()[0]!r}); "
                 "add_items only adds new items"
             )
         given = self._aligned_new_rows(item_features, new_map, self.item_feature_names_, "item_features")
@@ -224,7 +224,7 @@ class FeatureSupport:
             rows = features.ids.to_index(ids.ids, missing="ignore")
             if (rows < 0).any():
                 missing = ids.ids[rows < 0]
-                raise ValueError(f"{name} has no row for {len(missing)} new id(s) (first: {missing[0]!r})")
+                raise ValueError(f"{name} has no row for {len(missing)} new id(s) (first: {missing[:1].tolist()[0]!r})")
             matrix = columns_by_name(features, names, name)[rows]
         else:
             checked = feature_input(features, ids, name)

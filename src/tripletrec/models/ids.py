@@ -108,6 +108,24 @@ def to_indices(id_map: IdMap, values: Any, name: str, what: str) -> tuple[np.nda
     return indices, single
 
 
+def _translated(exclude: Interactions, user_ids: IdMap, item_ids: IdMap) -> tuple[np.ndarray, np.ndarray]:
+    """``exclude``'s CSR re-indexed to the model's id maps, every one of its ids being known to the model."""
+    user_rows = user_ids.to_index(exclude.user_ids.ids, missing="ignore")
+    item_columns = item_ids.to_index(exclude.item_ids.ids, missing="ignore")
+    for what, rows, ids in (("users", user_rows, exclude.user_ids.ids), ("items", item_columns, exclude.item_ids.ids)):
+        if (rows < 0).any():
+            raise ValueError(
+                f"exclude holds {int((rows < 0).sum())} {what} the model does not know (first: "
+                f"{ids[rows < 0][:1].tolist()[0]!r}); pass interactions over the model's users and items, e.g. the training data"
+            )
+    users, items, _ = exclude.to_coo()
+    matrix = sp.csr_matrix(
+        (np.ones(len(users), dtype=np.float32), (user_rows[users], item_columns[items])),
+        shape=(len(user_ids), len(item_ids)),
+    )
+    return matrix.indptr.astype(np.int64), matrix.indices
+
+
 def exclusion_rows(
     exclude: Any, user_indices: np.ndarray, user_ids: IdMap, item_ids: IdMap
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -116,8 +134,10 @@ def exclusion_rows(
     Parameters
     ----------
     exclude : Interactions, scipy.sparse matrix or None
-        Over the model's users and items (an Interactions must share the id
-        maps; a sparse matrix's rows are dense user indices).
+        An Interactions whose ids the model all knows (its own id maps, or
+        those of the data it was fitted on before it grew by ``add_items``
+        or ``fit_partial``), or a sparse matrix over the model's users and
+        items (rows are dense user indices).
     user_indices : ndarray, shape (n_query,), int64
         Dense user indices, -1 for a user the model does not know.
     user_ids, item_ids : IdMap
@@ -133,16 +153,10 @@ def exclusion_rows(
         return None
     n_users, n_items = len(user_ids), len(item_ids)
     if isinstance(exclude, Interactions):
-        if exclude.shape != (n_users, n_items):
-            raise ValueError(
-                f"exclude is {exclude.n_users} users x {exclude.n_items} items but the model "
-                f"has {n_users} x {n_items}; pass interactions that share its id maps"
-            )
-        if exclude.user_ids != user_ids or exclude.item_ids != item_ids:
-            raise ValueError(
-                "exclude must share the model's id maps (user_ids_ and item_ids_), e.g. the training interactions"
-            )
-        indptr, indices = exclude.indptr, exclude.indices
+        if exclude.user_ids == user_ids and exclude.item_ids == item_ids:
+            indptr, indices = exclude.indptr, exclude.indices
+        else:
+            indptr, indices = _translated(exclude, user_ids, item_ids)
     elif sp.issparse(exclude):
         if exclude.shape != (n_users, n_items):
             raise ValueError(
