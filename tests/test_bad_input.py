@@ -207,10 +207,10 @@ MODEL_CASES = [
         r"callbacks must be callables, got int",
     ),
     (
-        "fit_partial other shape",
+        "fit_partial other id kind",
         lambda m, b: mf().fit(b[0]).fit_partial(Interactions.from_indices([0], [0], shape=(2, 2))),
         ValueError,
-        r"train is 2 users x 2 items but the model was fitted on 20 x 20",
+        r"train's user ids are integers but the model's are strings; fit_partial needs the same kind of ids",
     ),
     (
         "fit_partial epochs float",

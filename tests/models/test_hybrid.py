@@ -277,3 +277,50 @@ class TestHybridSuite(ModelSuite):
             item_features=board_features(ITEM_IDS, groups),
             progress=False,
         )
+
+
+def test_a_new_user_is_served_from_features_items_or_both(tagged):
+    train, item_features, tag_of = tagged
+    user_tags = [f"t{user // USERS_PER_TAG}" for user in range(train.n_users)]
+    user_features = Features.one_hot(user_tags, train.user_ids, "likes")
+    model = MatrixFactorization(**HYBRID).fit(
+        train, user_features=user_features, item_features=item_features, progress=False
+    )
+    newcomers = Features.one_hot(["t0", "t1"], IdMap(np.array(["a", "b"])), "likes")
+    warm = N_TAGS * WARM_PER_TAG
+    for vectors in (
+        model.user_representations(newcomers),
+        model.fold_in(user_features=newcomers),
+    ):
+        scores = vectors @ model.item_factors_[:warm].T + model.item_biases_[:warm]
+        warm_tags = tag_of[:warm]
+        assert scores[0, warm_tags == 0].mean() > scores[0, warm_tags == 1].mean()
+        assert scores[1, warm_tags == 1].mean() > scores[1, warm_tags == 0].mean()
+    ids, _ = model.recommend_new(user_features=newcomers, k=5, candidates=train.item_ids.ids[:warm])
+    assert all(tag_of[int(item.split("-")[1])] == 0 for item in ids[0])
+    assert all(tag_of[int(item.split("-")[1])] == 1 for item in ids[1])
+    # Items and features together: the given items are excluded, the rest follow the tag.
+    given = [["item-0", "item-1"], ["item-30"]]
+    ids, _ = model.recommend_new(given, k=5, user_features=newcomers, candidates=train.item_ids.ids[:warm])
+    assert not {"item-0", "item-1"} & set(ids[0].tolist())
+    assert all(tag_of[int(item.split("-")[1])] == 1 for item in ids[1])
+
+
+def test_new_user_features_need_a_model_with_user_features(tagged, hybrid):
+    newcomer = Features.one_hot(["t0"], IdMap(np.array(["a"])), "likes")
+    with pytest.raises(ValueError, match="user_features needs a model fitted with user_features"):
+        hybrid.recommend_new(user_features=newcomer)
+    train, _, _ = tagged
+    plain = MatrixFactorization(**{**HYBRID, "epochs": 1}).fit(train, progress=False)
+    with pytest.raises(ValueError, match="user_features needs a model fitted with user_features"):
+        plain.recommend_new(user_features=newcomer)
+    with pytest.raises(ValueError, match="pass the new users' items, their user_features, or both"):
+        plain.recommend_new()
+
+
+def test_item_representations_are_the_feature_sums(hybrid):
+    rows = Features.one_hot(["t1", "t0"], IdMap(np.array(["x", "y"])), "tag")
+    vectors, biases = hybrid.item_representations(rows)
+    np.testing.assert_allclose(vectors[0], hybrid.item_feature_embeddings_[1], rtol=1e-6)
+    np.testing.assert_allclose(vectors[1], hybrid.item_feature_embeddings_[0], rtol=1e-6)
+    np.testing.assert_allclose(biases, hybrid.item_feature_biases_[[1, 0]], rtol=1e-6)

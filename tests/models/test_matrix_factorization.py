@@ -292,6 +292,17 @@ def test_fit_returns_self_with_learned_attributes(data):
     assert all(record["seconds"] > 0 and np.isfinite(record["loss"]) for record in model.history_)
 
 
+FEATURE_ATTRIBUTES = (
+    "user_feature_embeddings_",
+    "item_feature_embeddings_",
+    "item_feature_biases_",
+    "user_features_",
+    "item_features_",
+    "user_feature_names_",
+    "item_feature_names_",
+)
+
+
 def test_learned_attributes_hold_no_optimizer_state(data):
     model = MatrixFactorization(**SMALL, optimizer="adam").fit(data, progress=False)
     public = {name for name in vars(model) if name.endswith("_") and not name.startswith("_")}
@@ -305,7 +316,10 @@ def test_learned_attributes_hold_no_optimizer_state(data):
         "item_ids_",
         "history_",
         "best_epoch_",
+        *FEATURE_ATTRIBUTES,
     }
+    # Fitted without side features, the hybrid attributes are None.
+    assert all(getattr(model, name) is None for name in FEATURE_ATTRIBUTES)
     assert model._optimizer_state["item_moment1"].shape == (30, 8)
 
 
@@ -344,10 +358,18 @@ def test_fit_partial_on_an_unfitted_model_initialises(data):
     assert len(model.history_) == 2
 
 
-def test_fit_partial_checks_shape_and_dim(data):
+def test_fit_partial_grows_to_new_ids_and_checks_dim(data):
     model = MatrixFactorization(**SMALL).fit(data, progress=False)
-    with pytest.raises(ValueError, match="train is 40 users x 31 items but the model was fitted on 40 x 30"):
-        model.fit_partial(random_interactions(n_items=31), progress=False)
+    before = model.item_factors_.copy()
+    # Item id 30 is new: the model grows by one item and keeps the others' rows.
+    model.fit_partial(random_interactions(n_items=31), epochs=1, progress=False)
+    assert model.item_factors_.shape == (31, 8) and model.n_items_ == 31
+    assert model.item_ids_.to_index([30])[0] == 30
+    assert np.abs(model.item_factors_[:30] - before).max() < 1.0
+    # A subset of the known users and items is mapped onto the model's rows.
+    subset = random_interactions(n_users=5, n_items=10, density=0.5)
+    model.fit_partial(subset, epochs=1, progress=False)
+    assert model.item_factors_.shape == (31, 8) and model.user_factors_.shape == (40, 8)
     model.set_params(dim=9)
     with pytest.raises(ValueError, match="dim is 9 but the model was fitted with dim 8"):
         model.fit_partial(data, progress=False)

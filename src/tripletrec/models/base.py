@@ -478,21 +478,42 @@ class BaseModel(Estimator):
         return (external[0], similarities[0]) if single else (external, similarities)
 
     # ----------------------------------------------------------- fold-in
+    def _new_user_start(self, user_features: Any) -> np.ndarray | None:
+        """Starting vectors of new users from their side features (None without); see FeatureSupport."""
+        if user_features is not None:
+            raise ValueError(
+                f"user_features needs a model fitted with user features; this {type(self).__name__} has none"
+            )
+        return None
+
     def _fold_in(
-        self, items: Any, weights: Any, epochs: Any, learning_rate: Any, seed: Any, threads: Any
-    ) -> tuple[np.ndarray, Interactions, bool]:
-        """Folded-in vectors, the new users' interactions, and whether one flat list was given."""
+        self,
+        items: Any,
+        weights: Any,
+        epochs: Any,
+        learning_rate: Any,
+        seed: Any,
+        threads: Any,
+        user_features: Any = None,
+    ) -> tuple[np.ndarray, Interactions | None, bool]:
+        """New users' vectors, their interactions (None without items), and whether one flat list was given."""
         self._require_fitted()
+        start = self._new_user_start(user_features)
+        if items is None:
+            if start is None:
+                raise ValueError("pass the new users' items, their user_features, or both")
+            return start, None, False
         given, single = fold_in_interactions(items, weights, self.item_ids_)
         settings = fold_in_settings(self.get_params(), type(self).__name__, epochs, learning_rate, seed)
-        vectors, _ = fold_in_vectors(self.item_factors_, self.item_biases_, given, settings, threads)
+        vectors, _ = fold_in_vectors(self.item_factors_, self.item_biases_, given, settings, threads, start)
         return vectors, given, single
 
     def fold_in(
         self,
-        items: Any,
+        items: Any = None,
         weights: Any = None,
         *,
+        user_features: Any = None,
         epochs: int | None = None,
         learning_rate: float | None = None,
         seed: int | None = None,
@@ -500,7 +521,8 @@ class BaseModel(Estimator):
     ) -> np.ndarray:
         """Vectors for users who were not in training, the items frozen.
 
-        Each new user's vector starts at zero and is trained alone on the
+        Each new user's vector starts at zero (or, with ``user_features``,
+        at the vector of its features) and is trained alone on the
         user's items with the model's own settings: its loss (all of
         :data:`FOLD_IN_LOSSES`), ``n_negatives``, ``margin``,
         ``max_sampled``, ``kos_k`` / ``kos_n``, ``optimizer`` (its state
@@ -525,12 +547,16 @@ class BaseModel(Estimator):
             ranking), or an
             :class:`~tripletrec.Interactions` whose rows are the new users
             and whose item id map is the model's. A repeated item counts
-            once, with its weights summed.
+            once, with its weights summed. None with ``user_features``:
+            the vectors of the features alone.
         weights : list of array_like, optional
             One weight per given item (same nesting as ``items``; not with
             an Interactions, whose weights are used). Used when the model's
             ``use_weights`` is true: each user's positive weights are scaled
             to mean 1 and weight-0 items take no step. Default: all 1.
+        user_features : Features or scipy sparse matrix or ndarray, optional
+            A model fitted with user features: one feature row per new user
+            (see :meth:`user_representations`), in the order of ``items``.
         epochs : int, optional
             Passes over each user's items (default: the model's ``epochs``).
         learning_rate : float, optional
@@ -567,14 +593,15 @@ class BaseModel(Estimator):
         a zero vector (popularity) reached 0.50-0.64 times.
         ``tests/models/test_fold_in.py`` asserts at least 0.85 times.
         """
-        vectors, _, single = self._fold_in(items, weights, epochs, learning_rate, seed, threads)
+        vectors, _, single = self._fold_in(items, weights, epochs, learning_rate, seed, threads, user_features)
         return vectors[0] if single else vectors
 
     def recommend_new(
         self,
-        items: Any,
+        items: Any = None,
         k: int = 10,
         *,
+        user_features: Any = None,
         weights: Any = None,
         candidates: Any = None,
         exclude_given: bool = True,
@@ -583,14 +610,15 @@ class BaseModel(Estimator):
         seed: int | None = None,
         threads: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Recommend to users who were not in training, from their items.
+        """Recommend to users who were not in training, from their items, their features or both.
 
         Folds the users in (:meth:`fold_in`) and ranks the items for the new
-        vectors as :meth:`recommend` does.
+        vectors as :meth:`recommend` does. A model fitted with user features
+        recommends to a user with no items from ``user_features`` alone.
 
         Parameters
         ----------
-        items, weights, epochs, learning_rate, seed, threads
+        items, user_features, weights, epochs, learning_rate, seed, threads
             As for :meth:`fold_in`.
         k : int
         candidates : array_like, shape (n_candidates,), optional
@@ -605,9 +633,10 @@ class BaseModel(Estimator):
         scores : ndarray, shape (n_new, k) or (k,), float32
             Padded as in :meth:`recommend`.
         """
-        vectors, given, single = self._fold_in(items, weights, epochs, learning_rate, seed, threads)
+        vectors, given, single = self._fold_in(items, weights, epochs, learning_rate, seed, threads, user_features)
         candidate_indices = None if candidates is None else self._item_indices(candidates, "candidates")[0]
-        exclusions = (given.indptr, given.indices) if check_flag(exclude_given, "exclude_given") else None
+        exclude_given = check_flag(exclude_given, "exclude_given")
+        exclusions = (given.indptr, given.indices) if exclude_given and given is not None else None
         indices, scores = self._top_items_for_vectors(vectors, k, exclusions, candidate_indices, threads)
         external = to_external(self.item_ids_, indices)
         return (external[0], scores[0]) if single else (external, scores)

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from ..data.dataset import Features
 from ..data.id_map import IdMap
 
-__all__ = ["FeatureInput", "feature_input", "model_matrix", "columns_by_name"]
+__all__ = ["FeatureInput", "columns_by_name", "feature_input", "model_matrix", "new_rows"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +179,48 @@ def columns_by_name(features: Features, names: np.ndarray, name: str) -> sp.csr_
         shape=(matrix.shape[0], len(names)),
         dtype=np.float32,
     )
+
+
+def new_rows(features: Any, names: np.ndarray, identity: bool, normalize: bool, name: str) -> sp.csr_matrix:
+    """Feature rows of users (items) the model has no row for, in the model's given columns.
+
+    Parameters
+    ----------
+    features : Features or scipy sparse matrix or ndarray, shape (n_new, ...)
+        One row per new user (item), in order. A Features' columns are
+        matched by name (unknown ones dropped); a matrix must have the
+        model's given columns, in order.
+    names : ndarray of str
+        The model's given column names.
+    identity, normalize : bool
+        The model's settings: with ``normalize`` the row is scaled as a
+        training row with the same features is, its identity column (when
+        on, weight 1, an embedding of zero for someone new) counted.
+    name : str
+        The argument's name, for errors.
+
+    Returns
+    -------
+    csr_matrix, shape (n_new, len(names)), float32
+    """
+    if isinstance(features, Features):
+        matrix = _canonical(columns_by_name(features, names, name), name)
+    elif sp.issparse(features) or isinstance(features, np.ndarray):
+        if features.ndim != 2 or features.shape[1] != len(names):
+            raise ValueError(
+                f"{name} must have one row per new id and the model's {len(names)} feature columns, "
+                f"got shape {features.shape}"
+            )
+        matrix = _canonical(features, name)
+    else:
+        raise ValueError(
+            f"{name} must be a tripletrec.data.Features, a scipy sparse matrix or a 2-d ndarray, "
+            f"got {type(features).__name__}"
+        )
+    if normalize:
+        norms = np.asarray(abs(matrix).sum(axis=1), dtype=np.float32).ravel() + np.float32(identity)
+        if (norms == 0).any():
+            first = int(np.flatnonzero(norms == 0)[0])
+            raise ValueError(f"{name} row {first} has no feature and cannot be normalised")
+        matrix = sp.csr_matrix(sp.diags(1.0 / norms, format="csr", dtype=np.float32) @ matrix, dtype=np.float32)
+    return matrix

@@ -180,6 +180,7 @@ def fold_in_vectors(
     given: Interactions,
     settings: Mapping[str, Any],
     threads: Any,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train one vector per row of ``given`` against the frozen items.
 
@@ -192,6 +193,9 @@ def fold_in_vectors(
     settings : dict
         From :func:`fold_in_settings`.
     threads : int or None
+    start : ndarray, shape (n_new, dim), float32, optional
+        Where each vector starts (default zeros), e.g. a new user's vector
+        from side features; a row without items keeps its start.
 
     Returns
     -------
@@ -224,7 +228,12 @@ def fold_in_vectors(
         train_weights = np.ones(len(train), dtype=np.float32)
     n_new, dim = given.n_users, item_factors.shape[1]
     kos_width = settings["kos_n"] if settings["loss"] == LOSS_CODES["warp-kos"] else 0
-    user_vectors = np.zeros((n_new, dim), dtype=np.float32)
+    if start is None:
+        user_vectors = np.zeros((n_new, dim), dtype=np.float32)
+    else:
+        user_vectors = np.array(start, dtype=np.float32, order="C", copy=True)
+        if user_vectors.shape != (n_new, dim):
+            raise ValueError(f"user_features give {user_vectors.shape[0]} new users but items give {n_new}")
     epoch_losses = np.zeros((n_new, settings["epochs"]), dtype=np.float64)
     # Only the uncompiled kernel (NUMBA_DISABLE_JIT) warns: uint64 products
     # wrap by design, and divergence is reported below.

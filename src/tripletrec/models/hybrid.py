@@ -23,7 +23,7 @@ from ..data.dataset import Features
 from ..data.id_map import IdMap, id_array
 from ..data.interactions import Interactions
 from ..kernels import feature_training, training
-from .feature_matrices import FeatureInput, columns_by_name, feature_input, model_matrix
+from .feature_matrices import FeatureInput, columns_by_name, feature_input, model_matrix, new_rows
 
 __all__ = ["FeatureSupport"]
 
@@ -168,6 +168,61 @@ class FeatureSupport:
     def _feature_arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in FEATURE_ARRAYS} if self.has_features_ else {}
 
+    # ------------------------------------------------- new users and items
+    def _new_feature_rows(self, side: str, features: Any, name: str) -> sp.csr_matrix:
+        self._require_fitted()
+        names = getattr(self, f"{side}_feature_names_", None)
+        if not self.has_features_ or len(names) == 0:
+            raise ValueError(
+                f"{name} needs a model fitted with {side}_features; this {type(self).__name__} has no {side} feature"
+            )
+        settings = self._settings()
+        identity = settings.user_identity_features if side == "user" else settings.item_identity_features
+        return new_rows(features, names, identity, settings.normalize_features, name)
+
+    def user_representations(self, user_features: Any) -> np.ndarray:
+        """Vectors of users from feature rows alone (LightFM's ``get_user_representations``).
+
+        Parameters
+        ----------
+        user_features : Features or scipy sparse matrix or ndarray, shape (n, ...)
+            One row per user: a Features (columns matched to
+            ``user_feature_names_`` by name, unknown ones ignored) or a
+            matrix with the model's given columns, in order. Rows are
+            normalised as in training when ``normalize_features`` is on.
+
+        Returns
+        -------
+        ndarray, shape (n, dim), float32
+            What a user with these features and no interactions gets (its
+            identity vector, if any, being zero); score items with
+            ``vectors @ item_factors_.T + item_biases_``.
+        """
+        rows = self._new_feature_rows("user", user_features, "user_features")
+        n_given = len(self.user_feature_names_)
+        return np.asarray(rows @ self.user_feature_embeddings_[:n_given], dtype=np.float32)
+
+    def item_representations(self, item_features: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and biases of items from feature rows alone (LightFM's ``get_item_representations``).
+
+        Parameters
+        ----------
+        item_features : Features or scipy sparse matrix or ndarray, shape (n, ...)
+            As in :meth:`user_representations`, against ``item_feature_names_``.
+
+        Returns
+        -------
+        vectors : ndarray, shape (n, dim), float32
+        biases : ndarray, shape (n,), float32
+        """
+        rows = self._new_feature_rows("item", item_features, "item_features")
+        n_given = len(self.item_feature_names_)
+        vectors = np.asarray(rows @ self.item_feature_embeddings_[:n_given], dtype=np.float32)
+        return vectors, np.asarray(rows @ self.item_feature_biases_[:n_given], dtype=np.float32)
+
+    def _new_user_start(self, user_features: Any) -> np.ndarray | None:
+        return None if user_features is None else self.user_representations(user_features)
+
     # -------------------------------------------------------------- new items
     def add_items(self, ids: Any, item_features: Any) -> FeatureSupport:
         """Give new items vectors from their features, without retraining.
@@ -299,34 +354,49 @@ class FeatureSupport:
         if train.user_ids == self.user_ids_ and train.item_ids == self.item_ids_:
             return train
         settings = self._settings()
-        positions = {}
+        # Every check first, so that a refused call leaves the model as it was.
+        additions = {}
         for side, ids, features in (
             ("user", train.user_ids, user_features),
             ("item", train.item_ids, item_features),
         ):
             model_ids = getattr(self, f"{side}_ids_")
-            rows = model_ids.to_index(ids.ids, missing="ignore")
-            new = rows < 0
-            if new.any():
-                new_map = IdMap(ids.ids[new], name=f"{side}_ids")
-                if self.has_features_:
-                    names = getattr(self, f"{side}_feature_names_")
-                    if features is None or len(names) == 0:
-                        given = sp.csr_matrix((int(new.sum()), len(names)), dtype=np.float32)
-                    elif isinstance(features, Features):
-                        given = self._aligned_new_rows(features, new_map, names, f"{side}_features")
-                    else:
-                        checked = feature_input(features, ids, f"{side}_features")
-                        given = checked.matrix[np.flatnonzero(new)]
-                    self._append_rows(side, given, new_map)
+            if len(ids) and len(model_ids) and (ids.ids.dtype.kind == "U") != (model_ids.ids.dtype.kind == "U"):
+                kinds = {True: "strings", False: "integers"}
+                raise ValueError(
+                    f"train's {side} ids are {kinds[ids.ids.dtype.kind == 'U']} but the model's are "
+                    f"{kinds[model_ids.ids.dtype.kind == 'U']}; fit_partial needs the same kind of ids"
+                )
+            new = model_ids.to_index(ids.ids, missing="ignore") < 0
+            if not new.any():
+                continue
+            new_map = IdMap(ids.ids[new], name=f"{side}_ids")
+            given = None
+            if self.has_features_:
+                names = getattr(self, f"{side}_feature_names_")
+                if features is None or len(names) == 0:
+                    given = sp.csr_matrix((int(new.sum()), len(names)), dtype=np.float32)
+                elif isinstance(features, Features):
+                    given = self._aligned_new_rows(features, new_map, names, f"{side}_features")
                 else:
-                    self._append_plain_rows(side, new_map, train, np.flatnonzero(new), settings)
-                rows = getattr(self, f"{side}_ids_").to_index(ids.ids)
-            positions[side] = rows
+                    given = feature_input(features, ids, f"{side}_features").matrix[np.flatnonzero(new)]
+                    if given.shape[1] != len(names):
+                        raise ValueError(
+                            f"{side}_features has {given.shape[1]} columns but the model was fitted with "
+                            f"{len(names)} given feature columns"
+                        )
+            additions[side] = (new_map, given, np.flatnonzero(new))
+        for side, (new_map, given, train_rows) in additions.items():
+            if self.has_features_:
+                self._append_rows(side, given, new_map)
+            else:
+                self._append_plain_rows(side, new_map, train, train_rows, settings)
         users, items, weights = train.to_coo()
+        user_rows = self.user_ids_.to_index(train.user_ids.ids)
+        item_rows = self.item_ids_.to_index(train.item_ids.ids)
         return Interactions.from_indices(
-            positions["user"][users],
-            positions["item"][items],
+            user_rows[users],
+            item_rows[items],
             weights,
             train.timestamps,
             shape=(self.n_users_, self.n_items_),
