@@ -7,7 +7,8 @@ quick (the models and metrics compile numba kernels):
   :class:`Dataset`, and :mod:`tripletrec.data` (MovieLens, synthetic data,
   splits);
 * models: :class:`MatrixFactorization`, :func:`load`, :func:`clone`;
-* evaluation: :func:`evaluate`, :class:`Evaluation` (:mod:`tripletrec.metrics`).
+* evaluation: :func:`evaluate`, :class:`Evaluation` (:mod:`tripletrec.metrics`),
+  :func:`evaluate_cold_start` (:mod:`tripletrec.cold_start`).
 """
 
 from ._version import __version__
@@ -17,11 +18,12 @@ from .data import Dataset, Features, IdMap, Interactions, PlantedModel
 _LAZY = {
     "evaluate": ".metrics",
     "Evaluation": ".metrics",
+    "evaluate_cold_start": ".cold_start",
     "MatrixFactorization": ".models",
     "clone": ".models",
     "load": ".models",
 }
-_SUBMODULES = ("data", "metrics", "models", "serving", "testing", "io", "losses", "sampling")
+_SUBMODULES = ("data", "cold_start", "metrics", "models", "serving", "testing", "io", "losses", "sampling")
 
 __all__ = [
     "__version__",

@@ -1,4 +1,5 @@
 # Type stub of the lazily loaded top-level names, for type checkers and editors.
+from . import cold_start as cold_start
 from . import data as data
 from . import io as io
 from . import losses as losses
@@ -7,6 +8,7 @@ from . import models as models
 from . import sampling as sampling
 from . import serving as serving
 from ._version import __version__ as __version__
+from .cold_start import evaluate_cold_start as evaluate_cold_start
 from .data import Dataset as Dataset
 from .data import Features as Features
 from .data import IdMap as IdMap
@@ -27,6 +29,7 @@ __all__ = [
     "PlantedModel",
     "evaluate",
     "Evaluation",
+    "evaluate_cold_start",
     "MatrixFactorization",
     "clone",
     "load",

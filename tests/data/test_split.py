@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tripletrec import Interactions
-from tripletrec.data import cold_start_items, leave_k_out, random_split, temporal_split
+from tripletrec.data import cold_start_items, cold_start_users, leave_k_out, random_split, temporal_split
 
 
 def records(data):
@@ -140,6 +140,22 @@ def test_cold_start_items_keeps_test_items_out_of_train(data, fraction, seed):
     if n_active >= 2:
         expected = min(max(int(round(fraction * n_active)), 1), n_active - 1)
         assert len(test_items) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=interaction_sets(with_timestamps=False), fraction=st.floats(0.05, 0.95), seed=st.integers(0, 99))
+def test_cold_start_users_keeps_test_users_out_of_train(data, fraction, seed):
+    train, test = cold_start_users(data, fraction, seed=seed)
+    test_users = set(test.user_index().tolist())
+    assert test_users.isdisjoint(train.user_index().tolist())
+    # A test user takes all its pairs along, and the two parts make the whole.
+    counts = data.user_counts()
+    np.testing.assert_array_equal(test.user_counts()[list(test_users)], counts[list(test_users)])
+    assert len(train) + len(test) == len(data)
+    n_active = int(np.count_nonzero(counts))
+    if n_active >= 2:
+        expected = min(max(int(round(fraction * n_active)), 1), n_active - 1)
+        assert len(test_users) == expected
 
 
 # ----------------------------------------------------------- known answers

@@ -324,3 +324,75 @@ def test_item_representations_are_the_feature_sums(hybrid):
     np.testing.assert_allclose(vectors[0], hybrid.item_feature_embeddings_[1], rtol=1e-6)
     np.testing.assert_allclose(vectors[1], hybrid.item_feature_embeddings_[0], rtol=1e-6)
     np.testing.assert_allclose(biases, hybrid.item_feature_biases_[[1, 0]], rtol=1e-6)
+
+
+def cold_pairs(train, tag_of):
+    """Each user likes 3 cold items of its tag: the held-out pairs of the cold-item protocol."""
+    random = np.random.default_rng(1)
+    warm = N_TAGS * WARM_PER_TAG
+    users, items = [], []
+    for user in range(train.n_users):
+        tag = user // USERS_PER_TAG
+        cold = warm + np.flatnonzero(tag_of[warm:] == tag)
+        users += [user] * 3
+        items += random.choice(cold, size=3, replace=False).tolist()
+    return Interactions.from_indices(users, items, shape=train.shape, user_ids=train.user_ids, item_ids=train.item_ids)
+
+
+def test_evaluate_cold_start_items_among_cold_and_all(tagged):
+    from tripletrec import evaluate_cold_start
+
+    train, features, tag_of = tagged
+    warm = N_TAGS * WARM_PER_TAG
+    users, items, _ = train.to_coo()
+    warm_only = Interactions.from_indices(
+        users, items, shape=(train.n_users, warm), user_ids=train.user_ids, item_ids=IdMap(train.item_ids.ids[:warm])
+    )
+    model = MatrixFactorization(**HYBRID).fit(warm_only, item_features=features, progress=False)
+    test = cold_pairs(train, tag_of)
+    among_cold = evaluate_cold_start(model, test, item_features=features, among="cold", metrics=["auc", "precision"])
+    among_all = evaluate_cold_start(
+        model, test, train=train, item_features=features, among="all", metrics=["auc", "precision"]
+    )
+    # The reference: each user's AUC of its test items against the other cold items, from the features
+    # (same-tag cold items share one representation: ties count a half).
+    cold_ids = train.item_ids.ids[warm:]
+    vectors, biases = model.item_representations(Features(features.matrix[warm:], features.columns, IdMap(cold_ids)))
+    scores = model.user_factors_ @ vectors.T + biases
+    expected = []
+    for user in range(train.n_users):
+        liked = np.isin(np.arange(warm, train.n_items), test.item_indices_of(user))
+        positive, negative = scores[user, liked][:, None], scores[user, ~liked][None, :]
+        expected.append(np.mean((positive > negative) + 0.5 * (positive == negative)))
+    assert among_cold["auc"] == pytest.approx(np.mean(expected), abs=1e-6)
+    assert among_cold["auc"] > 0.75
+    # Among every item the cold ones compete with the unseen warm items of the user's tag.
+    assert 0.5 < among_all["auc"] < among_cold["auc"]
+    with pytest.raises(ValueError, match="pass item_features"):
+        evaluate_cold_start(model, test, among="cold")
+    with pytest.raises(ValueError, match="among must be one of 'cold', 'all'"):
+        evaluate_cold_start(model, test, item_features=features, among="some")
+
+
+def test_evaluate_cold_start_users_from_features(tagged):
+    from tripletrec import evaluate_cold_start
+    from tripletrec.data import cold_start_users
+
+    train, item_features, _ = tagged
+    user_tags = [f"t{user // USERS_PER_TAG}" for user in range(train.n_users)]
+    user_features = Features.one_hot(user_tags, train.user_ids, "likes")
+    fit_part, test = cold_start_users(train, 0.2, seed=0)
+    kept = np.unique(fit_part.user_index())
+    users, items, _ = fit_part.to_coo()
+    known = Interactions.from_indices(
+        np.searchsorted(kept, users),
+        items,
+        shape=(len(kept), train.n_items),
+        user_ids=IdMap(train.user_ids.ids[kept]),
+        item_ids=train.item_ids,
+    )
+    model = MatrixFactorization(**HYBRID).fit(
+        known, user_features=user_features, item_features=item_features, progress=False
+    )
+    result = evaluate_cold_start(model, test, user_features=user_features, among="all", metrics=["auc"])
+    assert result["auc"] > 0.8

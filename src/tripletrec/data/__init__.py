@@ -19,7 +19,7 @@ downloads), :mod:`.planted` (synthetic data from a planted low-rank model).
 
 from .dataset import Dataset, Features, PlantedModel
 from .interactions import IdMap, Interactions
-from .split import cold_start_items, leave_k_out, random_split, temporal_split
+from .split import cold_start_items, cold_start_users, leave_k_out, random_split, temporal_split
 
 # Public name -> submodule that defines it, imported on first access.
 _LAZY = {
@@ -53,6 +53,7 @@ __all__ = [
     "Interactions",
     "PlantedModel",
     "cold_start_items",
+    "cold_start_users",
     "leave_k_out",
     "random_split",
     "temporal_split",

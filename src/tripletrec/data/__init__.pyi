@@ -26,6 +26,7 @@ from .sources import fetch as fetch
 from .sources import get_variant as get_variant
 from .sources import locate as locate
 from .split import cold_start_items as cold_start_items
+from .split import cold_start_users as cold_start_users
 from .split import leave_k_out as leave_k_out
 from .split import random_split as random_split
 from .split import temporal_split as temporal_split

@@ -18,7 +18,7 @@ import numpy as np
 from .._validation import check_integer, check_real
 from .interactions import Interactions
 
-__all__ = ["cold_start_items", "leave_k_out", "random_split", "temporal_split"]
+__all__ = ["cold_start_items", "cold_start_users", "leave_k_out", "random_split", "temporal_split"]
 
 _LEAVE_OUT_ORDERS = ("random", "time")
 
@@ -211,6 +211,19 @@ def temporal_split(
     return _split(data, timestamps >= cutoff)
 
 
+def _held_out(counts: np.ndarray, test_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Mask of the rows (users or items) held out whole: ``round(fraction * n)`` of the ``n`` with pairs.
+
+    At least one, and at most ``n - 1`` when ``n >= 2``, chosen uniformly without replacement.
+    """
+    active = np.flatnonzero(counts > 0)
+    n_test = int(round(test_fraction * len(active)))
+    n_test = min(max(n_test, 1), max(len(active) - 1, 1)) if len(active) else 0
+    is_test = np.zeros(len(counts), dtype=bool)
+    is_test[rng.permutation(active)[:n_test]] = True
+    return is_test
+
+
 def cold_start_items(data: Interactions, test_fraction: float = 0.2, seed=None) -> tuple[Interactions, Interactions]:
     """Hold out whole items: every pair of a test item goes to test.
 
@@ -238,12 +251,38 @@ def cold_start_items(data: Interactions, test_fraction: float = 0.2, seed=None) 
     True
     """
     data = _check_data(data)
-    test_fraction = _check_fraction(test_fraction, "test_fraction")
-    rng = _generator(seed)
-    active_items = np.flatnonzero(data.item_counts() > 0)
-    n_active = len(active_items)
-    n_test_items = int(round(test_fraction * n_active))
-    n_test_items = min(max(n_test_items, 1), max(n_active - 1, 1)) if n_active else 0
-    is_test_item = np.zeros(data.n_items, dtype=bool)
-    is_test_item[rng.permutation(active_items)[:n_test_items]] = True
+    is_test_item = _held_out(data.item_counts(), _check_fraction(test_fraction, "test_fraction"), _generator(seed))
     return _split(data, is_test_item[data.indices])
+
+
+def cold_start_users(data: Interactions, test_fraction: float = 0.2, seed=None) -> tuple[Interactions, Interactions]:
+    """Hold out whole users: every pair of a test user goes to test.
+
+    The users' counterpart of :func:`cold_start_items`, for evaluating new
+    users served from their features (or folded in).
+
+    Parameters
+    ----------
+    data : Interactions
+    test_fraction : float
+        In (0, 1). ``round(test_fraction * n)`` of the ``n`` users that have
+        at least one pair become test users (at least one, and at most
+        ``n - 1`` when ``n >= 2``), chosen uniformly without replacement.
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    train, test : Interactions
+        Same shape and id maps as ``data``; no test user has a pair in train.
+
+    Examples
+    --------
+    >>> from tripletrec import Interactions
+    >>> data = Interactions.from_indices([0, 1, 1, 2], [0, 0, 1, 2], shape=(3, 4))
+    >>> train, test = cold_start_users(data, test_fraction=0.34, seed=0)
+    >>> set(train.user_index().tolist()).isdisjoint(test.user_index().tolist())
+    True
+    """
+    data = _check_data(data)
+    is_test_user = _held_out(data.user_counts(), _check_fraction(test_fraction, "test_fraction"), _generator(seed))
+    return _split(data, is_test_user[data.user_index()])
