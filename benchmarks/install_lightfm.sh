@@ -1,39 +1,35 @@
 #!/usr/bin/env bash
-# Install LightFM 1.17 from its source release, patched to build with current pip.
+# Install LightFM 1.17 (the last release) into the current Python environment,
+# for the peer rows of benchmarks/cold_start.py.
 #
-# `pip install lightfm` fails: setup.py sets `__builtins__.__LIGHTFM_SETUP__ = True`,
-# and under pip's isolated build `__builtins__` is a dict, not the builtins module
-# ("AttributeError: 'dict' object has no attribute '__LIGHTFM_SETUP__'"). The patch
-# sets the flag on the builtins module instead and lets setup.py import its own
-# package for the version number. Nothing else changes.
+# A plain `pip install lightfm` fails on current pip: its setup.py sets an
+# attribute on `__builtins__`, which is a dict when setuptools' PEP 517
+# backend runs it. The legacy build (`--no-use-pep517`, no build isolation)
+# runs setup.py as a script, where it works; it compiles LightFM's C
+# extension (with OpenMP where gcc has it) against the numpy and scipy
+# already installed. pip >= 25.3 dropped the legacy build: the script then
+# builds the wheel with an older pip in a throwaway virtual environment.
 #
-# Usage: benchmarks/install_lightfm.sh [lightfm-1.17.tar.gz or its unpacked folder]
-# Without an argument the source release is downloaded from PyPI.
+# Usage: bash benchmarks/install_lightfm.sh [PYTHON]   (default: python3)
 set -euo pipefail
-source_path="${1:-}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-if [[ -z "$source_path" ]]; then
-    curl -fsSL -o "$work/lightfm-1.17.tar.gz" \
-        https://files.pythonhosted.org/packages/source/l/lightfm/lightfm-1.17.tar.gz
-    source_path="$work/lightfm-1.17.tar.gz"
+PYTHON="${1:-${PYTHON:-python3}}"
+VERSION="1.17"
+
+if "$PYTHON" -c "import lightfm, sys; sys.exit(lightfm.__version__ != '$VERSION')" 2>/dev/null; then
+    echo "lightfm $VERSION is already installed for $PYTHON"
+    exit 0
 fi
-if [[ -f "$source_path" ]]; then
-    tar -xzf "$source_path" -C "$work"
-    folder="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'lightfm*' | head -n 1)"
+"$PYTHON" -m pip install -q "setuptools" "wheel" "numpy" "scipy"
+if "$PYTHON" -m pip install -q --no-use-pep517 --no-build-isolation "lightfm==$VERSION"; then
+    :
 else
-    cp -r "$source_path" "$work/lightfm"
-    folder="$work/lightfm"
+    echo "the legacy build failed with this pip; building the wheel with pip<25.3 in a temporary environment" >&2
+    build="$(mktemp -d)"
+    trap 'rm -rf "$build"' EXIT
+    "$PYTHON" -m venv "$build/venv"
+    "$build/venv/bin/python" -m pip install -q "pip<25.3" setuptools wheel numpy scipy
+    "$build/venv/bin/python" -m pip wheel -q --no-deps --no-use-pep517 --no-build-isolation \
+        -w "$build/wheels" "lightfm==$VERSION"
+    "$PYTHON" -m pip install -q "$build"/wheels/lightfm-*.whl
 fi
-python - "$folder/setup.py" <<'PATCH'
-import sys
-path = sys.argv[1]
-text = open(path).read()
-old = "__builtins__.__LIGHTFM_SETUP__ = True\n"
-if old in text:
-    text = text.replace(old, "import builtins\nbuiltins.__LIGHTFM_SETUP__ = True\n"
-                             "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n")
-    open(path, "w").write(text)
-PATCH
-python -m pip install "$folder"
-python -c "import lightfm; from lightfm import LightFM; print('lightfm', lightfm.__version__, 'installed')"
+"$PYTHON" -c "import lightfm; print('installed lightfm', lightfm.__version__)"

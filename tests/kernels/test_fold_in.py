@@ -25,9 +25,9 @@ OPTIMIZERS = ("sgd", "adagrad", "adam", "rowwise-adagrad")
 
 
 # ------------------------------------------------------------ references
-def reference_update(user, first, second, adam_steps, direction, gradient, optimizer, learning_rate, l2):
-    """The optimizer step on ``gradient * direction + l2 * user``, float64, in place."""
-    step_gradient = gradient * direction.astype(np.float64) + l2 * user.astype(np.float64)
+def reference_update(user, first, second, adam_steps, direction, gradient, optimizer, learning_rate, l2, anchor=0.0):
+    """The optimizer step on ``gradient * direction + l2 * (user - anchor)``, float64, in place."""
+    step_gradient = gradient * direction.astype(np.float64) + l2 * (user.astype(np.float64) - anchor)
     if optimizer == "sgd":
         user[:] = user - learning_rate * step_gradient
     elif optimizer == "adagrad":
@@ -62,6 +62,7 @@ def reference_pair_step(
     optimizer,
     learning_rate,
     l2,
+    anchor=0.0,
 ):
     """One fold-in step of a pairwise loss, from :mod:`tripletrec.losses`' formulas."""
     direction = positive.astype(np.float64) - negative
@@ -71,17 +72,19 @@ def reference_pair_step(
     scale = weight * rank_weight
     if gradient != 0.0:
         adam_steps = reference_update(
-            user, first, second, adam_steps, direction, scale * gradient, optimizer, learning_rate, l2
+            user, first, second, adam_steps, direction, scale * gradient, optimizer, learning_rate, l2, anchor
         )
     return scale * value, adam_steps
 
 
-def reference_point_step(user, first, second, adam_steps, item, item_bias, label, weight, optimizer, learning_rate, l2):
+def reference_point_step(
+    user, first, second, adam_steps, item, item_bias, label, weight, optimizer, learning_rate, l2, anchor=0.0
+):
     score = float(user.astype(np.float64) @ item) + item_bias
     value = float(losses.logistic_loss(score, label))
     gradient = float(losses.logistic_gradient(score, label))
     adam_steps = reference_update(
-        user, first, second, adam_steps, item, weight * gradient, optimizer, learning_rate, l2
+        user, first, second, adam_steps, item, weight * gradient, optimizer, learning_rate, l2, anchor
     )
     return weight * value, adam_steps
 
@@ -98,8 +101,11 @@ def step_inputs(seed, dim=6):
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("loss, rank_weight", [("bpr", 1.0), ("sigmoid", 1.0), ("hinge", 1.0), ("warp", 2.3)])
 @pytest.mark.parametrize("seed", range(3))
-def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, seed):
+@pytest.mark.parametrize("anchored", [False, True])
+def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, seed, anchored):
     (user, positive, negative), (positive_bias, negative_bias), first, second = step_inputs(seed)
+    # L2 pulls the user towards its anchor (a hybrid's feature vector; zeros otherwise).
+    anchor = (positive * 0.7 if anchored else np.zeros_like(user)).astype(np.float32)
     arguments = (
         np.float32(1.7),
         rank_weight,
@@ -109,7 +115,13 @@ def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, see
     )
     kernel_state = [user.copy(), first.copy(), second.copy()]
     value, steps = fold_in.pair_step(
-        fold_in.UserState(*kernel_state), np.int64(4), positive, positive_bias, negative, negative_bias, *arguments
+        fold_in.UserState(*kernel_state, anchor),
+        np.int64(4),
+        positive,
+        positive_bias,
+        negative,
+        negative_bias,
+        *arguments,
     )
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
     expected_value, expected_steps = reference_pair_step(
@@ -126,6 +138,7 @@ def test_pair_step_matches_the_numpy_reference(optimizer, loss, rank_weight, see
         optimizer,
         0.1,
         0.03,
+        anchor.astype(np.float64),
     )
     assert steps == expected_steps
     np.testing.assert_allclose(value, expected_value, rtol=1e-5)
@@ -141,7 +154,7 @@ def test_pair_step_without_gradient_changes_nothing():
     first, second = np.zeros(2, dtype=np.float32), np.ones(2, dtype=np.float32)
     # hinge with d = 3 > margin 1: zero loss, zero gradient, no L2 either.
     value, steps = fold_in.pair_step(
-        fold_in.UserState(user, first, second),
+        fold_in.UserState(user, first, second, np.zeros(2, dtype=np.float32)),
         np.int64(0),
         positive,
         np.float32(0),
@@ -159,11 +172,13 @@ def test_pair_step_without_gradient_changes_nothing():
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("label", [1.0, -1.0])
-def test_point_step_matches_the_numpy_reference(optimizer, label):
-    (user, item, _), (item_bias, _), first, second = step_inputs(7)
+@pytest.mark.parametrize("anchored", [False, True])
+def test_point_step_matches_the_numpy_reference(optimizer, label, anchored):
+    (user, item, anchor), (item_bias, _), first, second = step_inputs(7)
+    anchor = anchor if anchored else np.zeros_like(anchor)
     kernel_state = [user.copy(), first.copy(), second.copy()]
     value, steps = fold_in.point_step(
-        fold_in.UserState(*kernel_state),
+        fold_in.UserState(*kernel_state, anchor),
         np.int64(0),
         item,
         item_bias,
@@ -173,7 +188,7 @@ def test_point_step_matches_the_numpy_reference(optimizer, label):
     )
     reference_state = [array.astype(np.float64) for array in (user, first, second)]
     expected_value, expected_steps = reference_point_step(
-        *reference_state, 0, item, float(item_bias), label, 0.8, optimizer, 0.2, 0.01
+        *reference_state, 0, item, float(item_bias), label, 0.8, optimizer, 0.2, 0.01, anchor.astype(np.float64)
     )
     assert steps == expected_steps
     np.testing.assert_allclose(value, expected_value, rtol=1e-5)
@@ -375,7 +390,7 @@ def run_kernel(
     epoch_losses = np.zeros((n_new, epochs))
     with np.errstate(over="ignore"):
         fold_in.fold_in_users(
-            fold_in.NewUsers(indptr, indices, weights),
+            fold_in.NewUsers(indptr, indices, weights, np.zeros((n_new, dim), dtype=np.float32)),
             fold_in.FrozenItems(item_factors, item_biases),
             user_factors,
             fold_in.FoldInScratch(

@@ -97,8 +97,8 @@ _ONE32 = np.float32(1.0)
 # ------------------------------------------------------------ bundle types
 # The kernels take their arrays and settings in these few named tuples, which
 # numba passes (unpacked, at no cost) into the inner jitted functions.
-NewUsers = namedtuple("NewUsers", ["indptr", "indices", "weights"])
-NewUsers.__doc__ = """The new users' interactions, CSR; read only.
+NewUsers = namedtuple("NewUsers", ["indptr", "indices", "weights", "anchors"])
+NewUsers.__doc__ = """The new users' interactions, CSR, and their anchors; read only.
 
 Fields
 ------
@@ -108,6 +108,10 @@ indices : ndarray, shape (nnz,), int32
 weights : ndarray, shape (nnz,), float32
     Sample weight of each pair (ignored unless ``FoldInSettings.use_weights``);
     a weight-0 pair takes no step.
+anchors : ndarray, shape (n_new, dim), float32
+    The vector the L2 penalty pulls each user towards: zeros for plain
+    fold-in; a hybrid model's vector of the user's features, so that the
+    penalty falls on what the items add to it (the user's identity vector).
 """
 
 FrozenItems = namedtuple("FrozenItems", ["item_factors", "item_biases"])
@@ -181,7 +185,7 @@ margin : float64
 use_weights : bool
 """
 
-UserState = namedtuple("UserState", ["vector", "first_moment", "second_moment"])
+UserState = namedtuple("UserState", ["vector", "first_moment", "second_moment", "anchor"])
 UserState.__doc__ = """One user's row and optimizer state, updated in place by a step.
 
 Fields
@@ -190,6 +194,8 @@ vector : ndarray, shape (dim,), float32
 first_moment, second_moment : ndarray, shape (dim,), float32
     Adagrad's sums live in ``second_moment`` (row-wise Adagrad's one sum in
     ``second_moment[0]``); Adam uses both; SGD neither.
+anchor : ndarray, shape (dim,), float32
+    What the L2 penalty pulls ``vector`` towards (read only).
 """
 
 StepRule = namedtuple("StepRule", ["optimizer", "learning_rate", "l2"])
@@ -232,13 +238,13 @@ def user_random_state(seed, position):
 
 @numba.njit(forceinline=True, **_OPTIONS, no_cpython_wrapper=True)
 def _update_user(user, adam_steps, direction_left, direction_right, gradient, rule):
-    """``user.vector -= step(gradient * (left - right) + l2 * user.vector)``.
+    """``user.vector -= step(gradient * (left - right) + l2 * (user.vector - user.anchor))``.
 
     ``user`` is a :class:`UserState`, ``rule`` a :class:`StepRule`.
     ``direction_right`` may be empty (zero length): the direction is then
     ``direction_left`` alone (pointwise losses). Returns Adam's new step count.
     """
-    user_vector, first_moment, second_moment = user
+    user_vector, first_moment, second_moment, anchor = user
     optimizer, learning_rate, l2 = rule
     dim = user_vector.shape[0]
     pairwise = direction_right.shape[0] > 0
@@ -249,7 +255,7 @@ def _update_user(user, adam_steps, direction_left, direction_right, gradient, ru
             direction = direction_left[index]
             if pairwise:
                 direction = direction - direction_right[index]
-            step_gradient = gradient * direction + l2 * user_vector[index]
+            step_gradient = gradient * direction + l2 * (user_vector[index] - anchor[index])
             squares += step_gradient * step_gradient
         row_sum = second_moment[0] + squares / np.float32(dim)
         second_moment[0] = row_sum
@@ -265,7 +271,7 @@ def _update_user(user, adam_steps, direction_left, direction_right, gradient, ru
         direction = direction_left[index]
         if pairwise:
             direction = direction - direction_right[index]
-        step_gradient = gradient * direction + l2 * value
+        step_gradient = gradient * direction + l2 * (value - anchor[index])
         if optimizer == SGD:
             user_vector[index] = value - learning_rate * step_gradient
         elif optimizer == ROWWISE_ADAGRAD:
@@ -303,7 +309,7 @@ def pair_step(
     and ``(value, g)`` the pairwise loss and its derivative at ``d``
     (:func:`tripletrec.kernels.training.pair_loss_and_gradient`; the hinge
     for ``warp`` and ``warp-kos``), the user gradient is
-    ``weight * rank_weight * g * (positive - negative) + l2 * user`` and the
+    ``weight * rank_weight * g * (positive - negative) + l2 * (user - anchor)`` and the
     optimizer takes one step on it. A zero loss gradient takes no step (no
     L2 either), as in training.
 
@@ -350,7 +356,7 @@ def point_step(user, adam_steps, item_vector, item_bias, label, weight, rule):
 
     With ``s = user . item + item_bias`` and ``g`` the derivative of
     ``-log sigmoid(label * s)`` in ``s``, the user gradient is
-    ``weight * g * item + l2 * user``. Parameters are those of
+    ``weight * g * item + l2 * (user - anchor)``. Parameters are those of
     :func:`pair_step`; ``label`` is +1.0 for a positive, -1.0 for a negative.
 
     Returns
@@ -379,7 +385,7 @@ def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_m
 @numba.njit(**_OPTIONS, no_cpython_wrapper=True)
 def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings):
     """Fold in the user at row ``user``; the bundles are those of :func:`fold_in_users`."""
-    indptr, indices, weights = new_users
+    indptr, indices, weights, anchors = new_users
     item_factors, item_biases = items
     first_moments, second_moments, vector_sums, order, kos_scores, kos_positions = scratch
     (
@@ -413,7 +419,7 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
     # A plain int64, not the constant: numba would compile pair_step again
     # for the literal HINGE next to the runtime loss code.
     hinge = np.int64(HINGE)
-    user_state = UserState(user_vector, first_moment, second_moment)
+    user_state = UserState(user_vector, first_moment, second_moment, anchors[user])
     rule = StepRule(optimizer, learning_rate, l2)
     adam_steps = np.int64(0)
     state = user_random_state(np.uint64(seed), np.int64(user))

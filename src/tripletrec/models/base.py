@@ -522,7 +522,9 @@ class BaseModel(Estimator):
         """Vectors for users who were not in training, the items frozen.
 
         Each new user's vector starts at zero (or, with ``user_features``,
-        at the vector of its features) and is trained alone on the
+        at the vector of its features, towards which ``l2`` then pulls it:
+        the penalty falls on what the items add, as on a trained user's
+        identity vector) and is trained alone on the
         user's items with the model's own settings: its loss (all of
         :data:`FOLD_IN_LOSSES`), ``n_negatives``, ``margin``,
         ``max_sampled``, ``kos_k`` / ``kos_n``, ``optimizer`` (its state

@@ -194,8 +194,9 @@ def fold_in_vectors(
         From :func:`fold_in_settings`.
     threads : int or None
     start : ndarray, shape (n_new, dim), float32, optional
-        Where each vector starts (default zeros), e.g. a new user's vector
-        from side features; a row without items keeps its start.
+        Where each vector starts and what its L2 penalty pulls it towards
+        (default zeros), e.g. a new user's vector from side features; a row
+        without items keeps its start.
 
     Returns
     -------
@@ -229,11 +230,12 @@ def fold_in_vectors(
     n_new, dim = given.n_users, item_factors.shape[1]
     kos_width = settings["kos_n"] if settings["loss"] == LOSS_CODES["warp-kos"] else 0
     if start is None:
-        user_vectors = np.zeros((n_new, dim), dtype=np.float32)
+        anchors = np.zeros((n_new, dim), dtype=np.float32)
     else:
-        user_vectors = np.array(start, dtype=np.float32, order="C", copy=True)
-        if user_vectors.shape != (n_new, dim):
-            raise ValueError(f"user_features give {user_vectors.shape[0]} new users but items give {n_new}")
+        anchors = np.ascontiguousarray(start, dtype=np.float32)
+        if anchors.shape != (n_new, dim):
+            raise ValueError(f"user_features give {anchors.shape[0]} new users but items give {n_new}")
+    user_vectors = anchors.copy()
     epoch_losses = np.zeros((n_new, settings["epochs"]), dtype=np.float64)
     # Only the uncompiled kernel (NUMBA_DISABLE_JIT) warns: uint64 products
     # wrap by design, and divergence is reported below.
@@ -243,6 +245,7 @@ def fold_in_vectors(
                 np.ascontiguousarray(train.indptr, dtype=np.int64),
                 np.ascontiguousarray(train.indices, dtype=np.int32),
                 train_weights,
+                anchors,
             ),
             fold_in_kernels.FrozenItems(
                 np.ascontiguousarray(item_factors, dtype=np.float32),
