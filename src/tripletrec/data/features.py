@@ -255,9 +255,14 @@ def _edges(bins: Any, numbers: np.ndarray) -> np.ndarray:
         finite = numbers[np.isfinite(numbers)]
         if count == 1 or len(finite) == 0:
             return np.empty(0)
-        edges = np.unique(np.quantile(finite, np.arange(1, count) / count))
+        ordered = np.sort(finite)
+        # The j/count quantile at sorted position ceil(j (n - 1) / count),
+        # in integers: an exact position, and a value present, so that every
+        # bucket [edge, next edge) holds at least its edge.
+        positions = -(-(len(ordered) - 1) * np.arange(1, count) // count)
+        edges = np.unique(ordered[positions])
         # An edge at the smallest value would only open an empty first bucket.
-        return edges[edges > finite.min()]
+        return edges[edges > ordered[0]]
     wanted = "an integer >= 1 or a sequence of increasing finite edges"
     if isinstance(bins, (str, bytes, bool, np.bool_)) or is_real(bins):
         raise ValueError(f"bins must be {wanted}, got {bins!r}")
@@ -299,11 +304,16 @@ def bucketed(values: Any, ids: IdMap, name: str, bins: Any = 10) -> Features:
     name : str
         What the columns are called after.
     bins : int or sequence of float
-        An int ``k >= 1``: edges at the ``1/k .. (k-1)/k`` quantiles (numpy's
-        linear interpolation) of the finite values, repeated edges merged and
-        any at the smallest value dropped, so at most ``k`` buckets, each with
-        some value. A sequence: the increasing inner edges ``e1 < ... < ek``
-        themselves, giving ``k + 1`` buckets.
+        An int ``k >= 1``: edges at the ``1/k, ..., (k-1)/k`` quantiles of
+        the finite values, each the value at sorted position
+        ``ceil(j (n - 1) / k)`` (numpy's ``method="higher"``), so edges are
+        values present and read as such; repeated edges are merged and one
+        at the smallest value dropped: at most ``k`` buckets, none empty. On
+        these values the buckets are those of linear interpolation
+        (scikit-learn's ``KBinsDiscretizer(strategy="quantile",
+        quantile_method="linear")``) less its empty ones. A sequence: the
+        increasing inner edges ``e1 < ... < ek`` themselves, giving ``k + 1``
+        buckets.
 
     Returns
     -------
