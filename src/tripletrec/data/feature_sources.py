@@ -98,7 +98,7 @@ def _frame_rows(frame: Any, id_column: Any, ids: IdMap) -> np.ndarray:
         # Usually ids of another kind ("1" against 1), not a disjoint table.
         raise ValueError(
             f"id_column {id_column!r}: none of the frame's {len(frame_ids)} ids is in ids "
-            f"(frame: {frame_ids[0]!r}, ...; ids: {ids.ids[0]!r}, ...); are they of the same kind?"
+            f"(frame: {frame_ids[0]!r}, ...; ids: {ids.ids[0].item()!r}, ...); are they of the same kind?"
         )
     return rows
 

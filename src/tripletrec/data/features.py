@@ -59,7 +59,11 @@ def _as_list(values: Any, name: str) -> list:
     if isinstance(values, np.ndarray):
         return values.tolist()  # Python scalars: numpy's would print as np.str_('x')
     if hasattr(values, "to_numpy"):
-        return values.to_numpy().tolist()
+        try:
+            # As objects: a nullable Int64 column with NA would become floats.
+            return values.to_numpy(dtype=object).tolist()
+        except TypeError:  # a to_numpy without dtype (pyarrow's)
+            return values.to_numpy().tolist()
     return [value.item() if isinstance(value, np.generic) else value for value in values]
 
 
