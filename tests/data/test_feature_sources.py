@@ -117,6 +117,7 @@ BAD_TABLES = [
     ("repeated id", dict(frame={"id": [1, 2, 1], "v": ["a", "b", "c"]}, categorical=["v"]), ValueError, r"id_column 'id': 1 ids appear on more than one row \(e.g. 1\)"),
     ("repeated unknown id", dict(frame={"id": [1, 9, 9], "v": ["a", "b", "c"]}, categorical=["v"]), ValueError, r"more than one row \(e.g. 9\)"),
     ("missing id column", dict(frame={"v": ["a"]}, categorical=["v"]), ValueError, r"id_column: frame has no column 'id'"),
+    ("short column", dict(frame={"id": [1, 2], "v": ["a"]}, categorical=["v"]), ValueError, r"categorical: column 'v' has 1 rows but id_column 'id' has 2"),
     ("missing column", dict(frame={"id": [1]}, tags={"genres": "|"}), ValueError, r"tags: frame has no column 'genres'"),
     ("nothing selected", dict(frame={"id": [1]}), ValueError, r"select at least one column"),
     ("no id matches", dict(frame={"id": ["1", "2"], "v": ["a", "b"]}, categorical=["v"]), ValueError, r"none of the frame's 2 ids is in ids \(frame: '1', ...; ids: 1, ...\)"),

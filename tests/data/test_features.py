@@ -134,6 +134,20 @@ def test_bucketed_quantiles_by_hand():
     assert part.to_dense().argmax(axis=1).tolist() == [3, 3, 2, 2, 1, 1, 0, 0]
 
 
+@pytest.mark.parametrize(
+    ("bins", "names"),
+    [
+        (2, ["v<3", "v>=3"]),
+        (3, ["v<3", "v=[3,4)", "v>=4"]),  # positions 4/3, 8/3 round up to 2, 3
+        (4, ["v<2", "v=[2,3)", "v=[3,4)", "v>=4"]),
+        (5, ["v<2", "v=[2,3)", "v=[3,4)", "v=[4,5)", "v>=5"]),
+        (10**12, ["v<2", "v=[2,3)", "v=[3,4)", "v=[4,5)", "v>=5"]),  # no more buckets than values
+    ],
+)
+def test_bucketed_quantile_count(bins, names):
+    assert bucketed([5, 4, 3, 2, 1], ids_of(5), "v", bins=bins).columns.tolist() == names
+
+
 def test_bucketed_quantiles_merge_repeated_edges():
     # Quartiles of [0]*6 + [1, 5] are 0, 0, 1: the edges at the minimum would
     # only open an empty bucket, so one edge is left.
@@ -405,6 +419,7 @@ BAD = [
     ("texts length", lambda: text_tokens(["a"], IDS3, "t"), ValueError, r"texts has 1 entries but ids has 3"),
     ("texts number", lambda: text_tokens(["a", 3, "b"], IDS3, "t"), TypeError, r"texts: int 3 at position 1 is not a string"),
     ("hash zero", lambda: text_tokens(["a"] * 3, IDS3, "t", hash_buckets=0), ValueError, r"hash_buckets must be an integer >= 1 or None, got 0"),
+    ("hash huge", lambda: text_tokens(["a"] * 3, IDS3, "t", hash_buckets=10**15), ValueError, r"the names of the hashed columns would need .* GiB .* lower hash_buckets"),
     ("hash float", lambda: text_tokens(["a"] * 3, IDS3, "t", hash_buckets=8.0), ValueError, r"hash_buckets must be an integer >= 1 or None, got 8.0"),
     ("hash with vocabulary", lambda: text_tokens(["a"] * 3, IDS3, "t", hash_buckets=8, min_count=2), ValueError, r"min_count=2 and max_columns=None choose a vocabulary; with hash_buckets=8"),
     ("min_count zero", lambda: text_tokens(["a"] * 3, IDS3, "t", min_count=0), ValueError, r"min_count must be an integer >= 1, got 0"),

@@ -29,23 +29,7 @@ MOVIELENS_AGE_EDGES = (18, 25, 35, 45, 50, 56)
 #: English function words left out of title words: in most titles, they
 #: would be the most common columns and say nothing about the movie.
 #: ``s`` is the end of a possessive (``"Schindler's"``).
-MOVIELENS_TITLE_STOP_WORDS = (
-    "a",
-    "an",
-    "and",
-    "at",
-    "for",
-    "from",
-    "in",
-    "is",
-    "it",
-    "of",
-    "on",
-    "s",
-    "the",
-    "to",
-    "with",
-)
+MOVIELENS_TITLE_STOP_WORDS = tuple("a an and at for from in is it of on s the to with".split())
 
 # Words in fewer titles than this add no column: a word of one title only
 # singles out that movie, which an item's own embedding already does.
@@ -169,6 +153,10 @@ def from_dataframe(
 
     def aligned(column: Any, argument: str) -> list:
         values = _column(frame, column, argument)
+        if len(values) != len(rows):
+            raise ValueError(
+                f"{argument}: column {column!r} has {len(values)} rows but id_column {id_column!r} has {len(rows)}"
+            )
         out: list = [None] * len(ids)
         for position in kept:
             out[rows[position]] = values[position]

@@ -32,8 +32,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from .._validation import check_integer, is_integer, is_real
+from .._validation import check_integer, check_memory, is_integer, is_real
 from .dataset import Features, canonical_csr
 from .id_map import IdMap, is_missing_id
 
@@ -93,8 +94,6 @@ def _is_missing(value: Any) -> bool:
 
 def _binary(rows: list[int], columns: list[int], names: list[str], ids: IdMap) -> Features:
     """0/1 features with an entry at each (row, column); a repeated pair is one entry."""
-    import scipy.sparse as sp
-
     matrix = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (np.asarray(rows, dtype=np.int64), np.asarray(columns, dtype=np.int64))),
         shape=(len(ids), len(names)),
@@ -263,7 +262,11 @@ def _edges(bins: Any, numbers: np.ndarray) -> np.ndarray:
         # The j/count quantile at sorted position ceil(j (n - 1) / count),
         # in integers: an exact position, and a value present, so that every
         # bucket [edge, next edge) holds at least its edge.
-        positions = -(-(len(ordered) - 1) * np.arange(1, count) // count)
+        last = len(ordered) - 1
+        if count > last:  # then every position 1 .. last is some quantile's
+            positions = np.arange(1, last + 1)
+        else:
+            positions = -(-last * np.arange(1, count) // count)
         edges = np.unique(ordered[positions])
         # An edge at the smallest value would only open an empty first bucket.
         return edges[edges > ordered[0]]
@@ -434,6 +437,8 @@ def text_tokens(
             raise TypeError(f"texts: {type(text).__name__} {text!r} at position {row} is not a string")
         words.append((row, sorted(set(_TOKEN.findall(text.lower())) - stop)))
     if hash_buckets is not None:
+        # Every bucket gets a name: refuse a count whose names alone would not fit.
+        check_memory(hash_buckets * 4 * (len(prefix) + 12), "the names of the hashed columns", "hash_buckets")
         rows = [row for row, row_words in words for _ in row_words]
         columns = [zlib.crc32(word.encode("utf-8")) % hash_buckets for _, row_words in words for word in row_words]
         return _binary(rows, columns, [f"{prefix}#{bucket}" for bucket in range(hash_buckets)], ids)
