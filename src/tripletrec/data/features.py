@@ -89,7 +89,9 @@ def _check_name(value: Any, name: str) -> str:
 
 
 def _is_missing(value: Any) -> bool:
-    return (isinstance(value, str) and value == "") or is_missing_id(value)
+    if isinstance(value, str):  # first: most values are strings
+        return value == ""
+    return is_missing_id(value)
 
 
 def _binary(rows: list[int], columns: list[int], names: list[str], ids: IdMap) -> Features:
@@ -212,27 +214,28 @@ def tags(values: Any, ids: IdMap, prefix: str, separator: str = "|") -> Features
     if not isinstance(separator, str) or not separator:
         raise ValueError(f"separator must be a non-empty string, got {separator!r}")
     labels = []
+    split: dict[str, list[str]] = {}  # tag strings repeat: split each once
     for row, value in enumerate(listed):
         if isinstance(value, np.ndarray) and value.ndim == 1:
             value = value.tolist()
         if isinstance(value, str):
-            row_tags: Iterable[Any] = value.split(separator)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            row_tags = value
-        elif _is_missing(value):
+            if value not in split:
+                split[value] = [tag.strip() for tag in value.split(separator) if tag.strip()]
+            labels.extend((row, tag) for tag in split[value])
             continue
-        else:
+        if _is_missing(value):
+            continue
+        if not isinstance(value, (list, tuple, set, frozenset)):
             raise TypeError(
                 f"values: {type(value).__name__} {value!r} at position {row} is not a string of tags "
                 "or a list of strings"
             )
-        for tag in row_tags:
-            if _is_missing(tag):
-                continue
-            if not isinstance(tag, str):
+        for tag in value:
+            if isinstance(tag, str):
+                if tag.strip():
+                    labels.append((row, tag.strip()))
+            elif not _is_missing(tag):
                 raise TypeError(f"values: tag {tag!r} of row {row} is {type(tag).__name__}, not a string")
-            if tag.strip():
-                labels.append((row, tag.strip()))
     return _labelled(labels, prefix, ids)
 
 
@@ -430,12 +433,15 @@ def text_tokens(
     else:
         stop = frozenset(_check_word(word).lower() for word in stop_words)
     words = []
+    tokens: dict[str, list[str]] = {}  # texts may repeat: tokenize each once
     for row, text in enumerate(listed):
         if _is_missing(text):
             continue
         if not isinstance(text, str):
             raise TypeError(f"texts: {type(text).__name__} {text!r} at position {row} is not a string")
-        words.append((row, sorted(set(_TOKEN.findall(text.lower())) - stop)))
+        if text not in tokens:
+            tokens[text] = sorted(set(_TOKEN.findall(text.lower())) - stop)
+        words.append((row, tokens[text]))
     if hash_buckets is not None:
         # Every bucket gets a name: refuse a count whose names alone would not fit.
         check_memory(hash_buckets * 4 * (len(prefix) + 12), "the names of the hashed columns", "hash_buckets")
