@@ -280,6 +280,11 @@ def test_ml100k_side_features(ml100k):
     assert len(occupation.columns) == 21
     assert occupation.columns[occupation.to_dense()[first] == 1].tolist() == ["occupation=technician"]
     assert np.all(occupation.matrix.sum(axis=1) == 1)
+    zip_prefix = ml100k.user_features["zip"]
+    assert zip_prefix.columns[zip_prefix.to_dense()[first] == 1].tolist() == ["zip=8"]  # 85711
+    # Digits, and the letters of Canadian postal codes (e.g. V3N4P).
+    assert set(zip_prefix.columns) == {f"zip={c}" for c in "0123456789EKLMNRTVY"}
+    assert np.all(zip_prefix.matrix.sum(axis=1) == 1)
 
 
 def test_ml100k_extracted_folder_loads_the_same(data_dir, tmp_path, ml100k):
@@ -348,6 +353,8 @@ def test_ml1m_demographics_map_codes(tmp_path):
         "occupation=self-employed",  # code 16
         "occupation=academic/educator",  # code 1
     ]
+    zip_prefix = data.user_features["zip"]
+    assert zip_prefix.columns[zip_prefix.to_dense().argmax(axis=1)].tolist() == ["zip=4", "zip=7", "zip=9"]
 
 
 def test_variants_without_demographics_have_no_user_features(tmp_path):

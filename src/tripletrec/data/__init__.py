@@ -14,7 +14,12 @@ GroupLens into the cache (verified against the published checksum);
 :func:`describe_sources` tells where each variant is or would come from.
 The submodules: :mod:`.interactions`, :mod:`.dataset` (containers),
 :mod:`.split`, :mod:`.movielens_reader`, :mod:`.sources` (archives and
-downloads), :mod:`.planted` (synthetic data from a planted low-rank model).
+downloads), :mod:`.planted` (synthetic data from a planted low-rank model),
+:mod:`.features` (side features from raw values: :func:`categorical`,
+:func:`tags`, :func:`bucketed`, :func:`text_tokens`; stacked with
+:meth:`Features.concat`) and :mod:`.feature_sources` (:func:`from_dataframe`
+for the columns of a table, :func:`movielens_features` for a hybrid model on
+MovieLens).
 """
 
 from .dataset import Dataset, Features, PlantedModel
@@ -28,6 +33,15 @@ _LAZY = {
     "GENRES_100K": ".movielens_reader",
     "OCCUPATIONS_1M": ".movielens_reader",
     "synthetic": ".planted",
+    "categorical": ".features",
+    "tags": ".features",
+    "bucketed": ".features",
+    "text_tokens": ".features",
+    "TOKEN_PATTERN": ".features",
+    "from_dataframe": ".feature_sources",
+    "movielens_features": ".feature_sources",
+    "MOVIELENS_AGE_EDGES": ".feature_sources",
+    "MOVIELENS_TITLE_STOP_WORDS": ".feature_sources",
     "DATA_ENV": ".sources",
     "DEFAULT_BASE_URL": ".sources",
     "MIRROR_ENV": ".sources",

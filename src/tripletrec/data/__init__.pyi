@@ -2,6 +2,15 @@
 from .dataset import Dataset as Dataset
 from .dataset import Features as Features
 from .dataset import PlantedModel as PlantedModel
+from .feature_sources import MOVIELENS_AGE_EDGES as MOVIELENS_AGE_EDGES
+from .feature_sources import MOVIELENS_TITLE_STOP_WORDS as MOVIELENS_TITLE_STOP_WORDS
+from .feature_sources import from_dataframe as from_dataframe
+from .feature_sources import movielens_features as movielens_features
+from .features import TOKEN_PATTERN as TOKEN_PATTERN
+from .features import bucketed as bucketed
+from .features import categorical as categorical
+from .features import tags as tags
+from .features import text_tokens as text_tokens
 from .interactions import IdMap as IdMap
 from .interactions import Interactions as Interactions
 from .movielens_reader import GENRES_100K as GENRES_100K

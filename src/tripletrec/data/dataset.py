@@ -56,9 +56,86 @@ class Features:
         column = np.asarray(values, dtype=np.float32).reshape(-1, 1)
         return cls(sp.csr_matrix(column), np.array([name]), ids)
 
+    @classmethod
+    def concat(cls, *parts: Features) -> Features:
+        """Stack feature blocks side by side: the columns of each part, in order.
+
+        Parameters
+        ----------
+        *parts : Features
+            At least one; all with equal ``ids`` (:class:`IdMap` equality) and
+            no column name in common.
+
+        Returns
+        -------
+        Features
+            ``matrix`` of shape (n_rows, sum of the parts' n_columns), float32
+            CSR with sorted int32 indices and no duplicate entries; ``columns``
+            the parts' names in order; ``ids`` the first part's id map.
+
+        Raises
+        ------
+        TypeError
+            A part that is not :class:`Features`.
+        ValueError
+            No parts, parts whose ids differ (naming which), or a column name
+            that appears twice (naming it).
+
+        Examples
+        --------
+        >>> ids = IdMap(["u1", "u2"])
+        >>> both = Features.concat(Features.one_hot(["F", "M"], ids, "gender"), Features.numeric([31, 25], ids, "age"))
+        >>> both.columns.tolist()
+        ['gender=F', 'gender=M', 'age']
+        """
+        if not parts:
+            raise ValueError("Features.concat needs at least one Features part")
+        for position, part in enumerate(parts):
+            if not isinstance(part, Features):
+                raise TypeError(f"Features.concat: part {position} is {type(part).__name__}, not Features")
+        first = parts[0]
+        for position, part in enumerate(parts[1:], 1):
+            if part.ids != first.ids:
+                raise ValueError(
+                    f"Features.concat: part {position} ({_describe(part)}) has other ids than part 0 "
+                    f"({_describe(first)}); every part must follow the same IdMap"
+                )
+        columns = np.concatenate([np.asarray(part.columns, dtype=str) for part in parts])
+        names, counts = np.unique(columns, return_counts=True)
+        if (counts > 1).any():
+            repeated = names[counts > 1].tolist()
+            shown = ", ".join(repr(name) for name in repeated[:5]) + (", ..." if len(repeated) > 5 else "")
+            raise ValueError(
+                f"Features.concat: {len(repeated)} column names appear more than once: {shown}; "
+                "column names must be unique (give the parts different prefixes)"
+            )
+        matrix = sp.hstack([part.matrix for part in parts], format="csr")
+        return cls(canonical_csr(matrix), columns, first.ids)
+
     def to_dense(self) -> np.ndarray:
         """ndarray, shape (n_rows, n_columns), float32."""
         return self.matrix.toarray()
+
+
+def _describe(part: Features) -> str:
+    return f"{len(part.ids)} rows, columns {', '.join(part.columns[:2].tolist())}{', ...' if len(part.columns) > 2 else ''}"
+
+
+def canonical_csr(matrix: Any) -> sp.csr_matrix:
+    """``matrix`` as float32 CSR with sorted, duplicate-free int32 indices.
+
+    The canonical form the feature kernels can read without checks: scipy
+    would keep unsorted or repeated entries that a hand-built CSR holds, and
+    pick int64 indices after some operations.
+    """
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()  # never reorder the caller's arrays in place
+        matrix.sum_duplicates()  # also sorts the indices
+    if matrix.nnz < np.iinfo(np.int32).max and matrix.shape[1] < np.iinfo(np.int32).max:
+        matrix.indices = matrix.indices.astype(np.int32, copy=False)
+        matrix.indptr = matrix.indptr.astype(np.int32, copy=False)
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -99,7 +176,9 @@ class Dataset:
     item_titles : ndarray, shape (n_items,), str, or None
     user_features, item_features : dict of str to Features
         Named side-feature matrices (``"age"``, ``"gender"``, ``"occupation"``,
-        ``"genre"``) aligned with the interactions' id maps.
+        ``"zip"``; ``"genre"``, ``"year"``) aligned with the interactions' id
+        maps. :func:`tripletrec.data.features.movielens_features` turns them
+        into one matrix per side for a hybrid model.
     truth : PlantedModel or None
         Synthetic data only: the model that generated it.
     source : str

@@ -161,7 +161,10 @@ def movielens(
         - ``user_features`` (ml-100k, ml-1m): ``"age"`` numeric (ml-1m stores
           an age-group code -- 1: under 18, 18: 18-24, 25, 35, 45, 50: 50-55,
           56: 56+ -- kept as that number), ``"gender"`` and ``"occupation"``
-          one-hot (ml-1m occupation codes mapped to the README's names).
+          one-hot (ml-1m occupation codes mapped to the README's names),
+          ``"zip"`` one-hot of the zip code's first character, upper-cased
+          (``"zip=9"``; a Canadian postal code gives its letter, e.g.
+          ``"zip=V"``; an empty zip code leaves the row empty).
         - ``source``: the archive or folder read.
 
     Raises
@@ -246,7 +249,7 @@ def read_movielens(
 
     user_features: dict[str, Features] = {}
     if entry.users_file is not None:
-        people, ages, genders, occupations = _read_users(location)
+        people, ages, genders, occupations, zips = _read_users(location)
         if strict and entry.users_check == "users_file":
             users_where = location.where(entry.users_file)
             _check_count(entry, users_where, len(people), entry.n_users, "users")
@@ -255,6 +258,9 @@ def read_movielens(
             "age": _numeric(ages, people_rows, user_ids, "age"),
             "gender": _categorical([[g] for g in genders], people_rows, user_ids, "gender"),
             "occupation": _categorical([[o] for o in occupations], people_rows, user_ids, "occupation"),
+            # The first character is a coarse region (US zips start with
+            # 0..9 by area; Canadian postal codes with a province letter).
+            "zip": _categorical([[z[:1].upper()] if z else [] for z in zips], people_rows, user_ids, "zip"),
         }
 
     if min_rating is not None:
@@ -694,8 +700,8 @@ def _read_movies(location: ArchiveLocation) -> tuple[np.ndarray, list[str], list
 
 def _read_users(
     location: ArchiveLocation,
-) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """(user ids int64, ages float64, genders, occupation names)."""
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str], list[str]]:
+    """(user ids int64, ages float64, genders, occupation names, zip codes)."""
     entry = location.variant
     name = entry.users_file
     assert name is not None
@@ -703,14 +709,15 @@ def _read_users(
     ages: list[float] = []
     genders: list[str] = []
     occupations: list[str] = []
+    zips: list[str] = []
     for number, line in _lines(location, name):
         try:
             if entry.layout == "100k":
                 expected = "user id|age|gender|occupation|zip code"
-                user, age, gender, occupation, _zip = line.split("|")
+                user, age, gender, occupation, zip_code = line.split("|")
             else:
                 expected = "UserID::Gender::Age::Occupation::Zip-code (occupation code 0..20)"
-                user, gender, age, code, _zip = line.split("::")
+                user, gender, age, code, zip_code = line.split("::")
                 if not 0 <= int(code) < len(OCCUPATIONS_1M):
                     raise ValueError
                 occupation = OCCUPATIONS_1M[int(code)]
@@ -720,7 +727,8 @@ def _read_users(
             raise _bad_row(location, name, number, line, expected) from None
         genders.append(gender)
         occupations.append(occupation)
-    return np.array(ids, dtype=np.int64), np.array(ages), genders, occupations
+        zips.append(zip_code.strip())
+    return np.array(ids, dtype=np.int64), np.array(ages), genders, occupations, zips
 
 
 # ------------------------------------------------------------- features
