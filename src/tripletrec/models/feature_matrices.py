@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..data.dataset import Features
+from ..data.dataset import Features, canonical_csr
 from ..data.id_map import IdMap
 
 __all__ = ["FeatureInput", "columns_by_name", "feature_input", "model_matrix", "new_rows"]
@@ -42,15 +42,20 @@ class FeatureInput:
 
 
 def _canonical(matrix: sp.spmatrix, name: str) -> sp.csr_matrix:
-    """CSR float32 with sorted, summed entries and int32 column indices; finite values."""
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.sum_duplicates()
-    matrix.sort_indices()
+    """Canonical float32 CSR (:func:`~tripletrec.data.dataset.canonical_csr`), finite, no stored zeros.
+
+    Row pointers are int64 whatever the size: the feature kernel is compiled
+    for that one layout.
+    """
+    matrix = canonical_csr(matrix)
     if not np.isfinite(matrix.data).all():
         bad = int(np.flatnonzero(~np.isfinite(matrix.data))[0])
         row = int(np.searchsorted(matrix.indptr, bad, side="right") - 1)
         raise ValueError(f"{name} holds a NaN or infinite value (row {row}); feature values must be finite")
-    matrix.eliminate_zeros()
+    if (matrix.data == 0).any():
+        # A copy first: the arrays may be the caller's, never changed in place.
+        matrix = matrix.copy()
+        matrix.eliminate_zeros()
     matrix.indices = matrix.indices.astype(np.int32, copy=False)
     matrix.indptr = matrix.indptr.astype(np.int64, copy=False)
     return matrix
