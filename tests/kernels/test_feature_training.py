@@ -122,9 +122,16 @@ def feature_rows(matrix):
     )
 
 
-def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settings, use_biases=True):
-    """One epoch over user 0's single positive (item 1, weight 2), every negative forced to ``negative``."""
+def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settings, use_biases=True, snapshot=None):
+    """One epoch over user 0's single positive (item 1, weight 2), every negative forced to ``negative``.
+
+    ``snapshot`` (item vectors, item biases) is what WARP screens draws with;
+    default: the exact representations at the start.
+    """
     user_table, item_table, item_biases = tables
+    if snapshot is None:
+        snapshot = (ITEM_FEATURES @ item_table, ITEM_FEATURES @ item_biases)
+    snapshot = tuple(np.ascontiguousarray(array, dtype=np.float32) for array in snapshot)
     dim = user_table.shape[1]
     n_items = ITEM_FEATURES.shape[0]
     indptr = np.array([0, 1], dtype=np.int64)
@@ -166,7 +173,7 @@ def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settin
             np.zeros(n_items, np.float32),  # the alias table that always answers `negative`
             np.full(n_items, negative, np.int32),
         ),
-        feature_training.FeatureData(feature_rows(USER_FEATURES), feature_rows(ITEM_FEATURES)),
+        feature_training.FeatureData(feature_rows(USER_FEATURES), feature_rows(ITEM_FEATURES), *snapshot),
         training.Model(user_table, item_table, item_biases),
         state,
         feature_training.FeatureScratch(
@@ -193,6 +200,7 @@ def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settin
             False,
         ),
     )
+    return snapshot
 
 
 def start_tables(dim=4, seed=0):
@@ -246,3 +254,25 @@ def test_columns_outside_the_example_are_never_touched():
         np.testing.assert_array_equal(tables[1][column], before[1][column])
         assert tables[2][column] == before[2][column]
     np.testing.assert_array_equal(tables[0][2], before[0][2])
+
+
+@pytest.mark.parametrize("loss", ["warp", "warp-kos"])
+def test_warp_screens_draws_with_the_snapshot_and_refreshes_it(loss):
+    settings = dict(learning_rate=0.05, l2=0.0, bias_l2=0.0, margin=1.0)
+    # A snapshot that scores the negative far below the positive: the draw is screened out, no step.
+    tables = start_tables()
+    stale = (np.zeros((ITEM_FEATURES.shape[0], 4)), np.full(ITEM_FEATURES.shape[0], -100.0))
+    run_feature_kernel(tables, loss=loss, optimizer="sgd", negative=3, n_negatives=1, settings=settings, snapshot=stale)
+    for table, start in zip(tables, start_tables()):
+        np.testing.assert_array_equal(table, start)
+    # The exact snapshot lets the violating negative through; its row is refreshed with the exact value.
+    tables = start_tables()
+    exact_vector = ITEM_FEATURES[3] @ tables[1]
+    exact_bias = ITEM_FEATURES[3] @ tables[2]
+    wrong = (np.zeros((ITEM_FEATURES.shape[0], 4)), np.full(ITEM_FEATURES.shape[0], 100.0))
+    snapshot = run_feature_kernel(
+        tables, loss=loss, optimizer="sgd", negative=3, n_negatives=1, settings=settings, snapshot=wrong
+    )
+    np.testing.assert_allclose(snapshot[0][3], np.ravel(exact_vector), rtol=1e-6)
+    np.testing.assert_allclose(snapshot[1][3], exact_bias, rtol=1e-6)
+    assert not np.allclose(tables[1], start_tables()[1])

@@ -155,7 +155,10 @@ class FeatureSupport:
         feature_training.train_feature_epoch(
             plan,
             data.training_data,
-            feature_training.FeatureData(rows(self.user_features_), rows(self.item_features_)),
+            # item_factors_ and item_biases_ hold the representations of the epoch's start.
+            feature_training.FeatureData(
+                rows(self.user_features_), rows(self.item_features_), self.item_factors_, self.item_biases_
+            ),
             training.Model(self.user_feature_embeddings_, self.item_feature_embeddings_, self.item_feature_biases_),
             training.OptimizerState(**self._optimizer_state),
             feature_training.FeatureScratch(
