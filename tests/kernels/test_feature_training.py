@@ -122,7 +122,19 @@ def feature_rows(matrix):
     )
 
 
-def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settings, use_biases=True, snapshot=None):
+def run_feature_kernel(
+    tables,
+    *,
+    loss,
+    optimizer,
+    negative,
+    n_negatives,
+    settings,
+    use_biases=True,
+    snapshot=None,
+    identity_dropout=0.0,
+    identity_start=6,
+):
     """One epoch over user 0's single positive (item 1, weight 2), every negative forced to ``negative``.
 
     ``snapshot`` (item vectors, item biases) is what WARP screens draws with;
@@ -173,7 +185,13 @@ def run_feature_kernel(tables, *, loss, optimizer, negative, n_negatives, settin
             np.zeros(n_items, np.float32),  # the alias table that always answers `negative`
             np.full(n_items, negative, np.int32),
         ),
-        feature_training.FeatureData(feature_rows(USER_FEATURES), feature_rows(ITEM_FEATURES), *snapshot),
+        feature_training.FeatureData(
+            feature_rows(USER_FEATURES),
+            feature_rows(ITEM_FEATURES),
+            *snapshot,
+            np.float32(identity_dropout),
+            np.int64(identity_start),
+        ),
         training.Model(user_table, item_table, item_biases),
         state,
         feature_training.FeatureScratch(
@@ -276,3 +294,28 @@ def test_warp_screens_draws_with_the_snapshot_and_refreshes_it(loss):
     np.testing.assert_allclose(snapshot[0][3], np.ravel(exact_vector), rtol=1e-6)
     np.testing.assert_allclose(snapshot[1][3], exact_bias, rtol=1e-6)
     assert not np.allclose(tables[1], start_tables()[1])
+
+
+@pytest.mark.parametrize("loss", ["bpr", "warp", "logistic"])
+def test_identity_dropout_leaves_the_identity_columns_out(loss):
+    """Columns from ``identity_start`` on are the identities: with dropout ~1 no step touches them."""
+    settings = dict(learning_rate=0.05, l2=0.02, bias_l2=0.03, margin=1.0)
+    kept, dropped = start_tables(), start_tables()
+    # Item 1 (the positive) has column 5; call it its identity.
+    run_feature_kernel(kept, loss=loss, optimizer="adagrad", negative=3, n_negatives=1, settings=settings)
+    run_feature_kernel(
+        dropped,
+        loss=loss,
+        optimizer="adagrad",
+        negative=3,
+        n_negatives=1,
+        settings=settings,
+        identity_dropout=0.9999,
+        identity_start=5,
+    )
+    start = start_tables()
+    assert not np.array_equal(kept[1][5], start[1][5])
+    np.testing.assert_array_equal(dropped[1][5], start[1][5])
+    assert dropped[2][5] == start[2][5]
+    # The other columns of the positive still learn.
+    assert not np.array_equal(dropped[1][1], start[1][1])

@@ -51,6 +51,8 @@ References
    recommendations", CBRecSys workshop at RecSys 2015, arXiv:1507.08439.
 .. [2] F. Niu, B. Recht, C. Re and S. J. Wright, "Hogwild!: A lock-free
    approach to parallelizing stochastic gradient descent", NIPS 2011.
+.. [3] M. Volkovs, G. Yu and T. Poutanen, "DropoutNet: Addressing cold
+   start in recommender systems", NIPS 2017.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ import numba
 import numpy as np
 
 from ..sampling import NEGATIVE_SAMPLERS
-from .random_draws import draw_negative, random_below
+from .random_draws import draw_negative, random_below, xorshift64star
 from .threads import run_in_ranges
 from .training import (
     _FAMILY_NAMES,
@@ -111,7 +113,10 @@ values : ndarray, shape (nnz,), float32
     Their weights.
 """
 
-FeatureData = namedtuple("FeatureData", ["user_features", "item_features", "item_vectors", "item_vector_biases"])
+FeatureData = namedtuple(
+    "FeatureData",
+    ["user_features", "item_features", "item_vectors", "item_vector_biases", "identity_dropout", "item_identity_start"],
+)
 FeatureData.__doc__ = """The feature matrices of a hybrid model, and a snapshot of the item representations.
 
 Fields
@@ -128,6 +133,13 @@ item_vector_biases : ndarray, shape (n_items,), float32
     a negative the snapshot says violates the margin, which then takes the
     step only if it violates exactly too; the kernel writes that exact
     representation back into the snapshot.
+identity_dropout : float32
+    Probability, per item and step, of leaving the item's identity column
+    out of its representation (forward and backward), so that its features
+    learn to stand for it alone, as they must for a new item [3]_. 0: never.
+item_identity_start : int64
+    The first identity column of the item features (their number when there
+    is none).
 """
 
 FeatureScratch = namedtuple("FeatureScratch", ["positions", "kos_scores", "kos_positions", "vectors"])
@@ -147,10 +159,12 @@ vectors : ndarray, shape (n_chunks, >= VECTORS_PER_CHUNK * dim + SCRATCH_PADDING
 
 # ----------------------------------------------------------- representations
 @numba.njit(forceinline=True, **_INTERNAL)
-def _represent_row(rows, row, table, biases, out):
-    """``out = sum_f w_f table[f]`` over row ``row``'s features; returns ``sum_f w_f biases[f]``.
+def _represent_row(rows, row, table, biases, out, limit):
+    """``out = sum_f w_f table[f]`` over row ``row``'s features below column ``limit``; returns ``sum_f w_f biases[f]``.
 
     ``biases`` may be empty (users have none): the returned bias is then 0.
+    Columns are sorted and identity columns come last, so ``limit`` (the
+    first identity column) leaves out the row's identity (identity dropout).
     """
     for k in range(out.shape[0]):
         out[k] = _ZERO32
@@ -158,6 +172,8 @@ def _represent_row(rows, row, table, biases, out):
     with_biases = biases.shape[0] > 0
     for entry in range(rows.indptr[row], rows.indptr[row + 1]):
         column = rows.columns[entry]
+        if column >= limit:
+            break
         weight = rows.values[entry]
         embedding = table[column]
         for k in range(out.shape[0]):
@@ -167,9 +183,26 @@ def _represent_row(rows, row, table, biases, out):
     return bias
 
 
+@numba.njit(forceinline=True, **_INTERNAL)
+def _identity_limit(state, features, n_columns):
+    """The column limit of one item's representation in a step: its identity dropped or not.
+
+    With probability ``features.identity_dropout`` the limit is the first
+    identity column (the identity is left out of the step, forward and
+    backward); otherwise ``n_columns``. Draws nothing when the probability is 0.
+    """
+    if features.identity_dropout <= _ZERO32:
+        return state, n_columns
+    state, bits = xorshift64star(state)
+    uniform = np.float32((bits >> np.uint64(40)) & np.uint64(0xFFFFFF)) * np.float32(1.0 / 16777216.0)
+    if uniform < features.identity_dropout:
+        return state, features.item_identity_start
+    return state, n_columns
+
+
 # --------------------------------------------------------------- the steps
-def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, settings, tracked):
-    """The optimizer step of every feature row of ``row`` (a template, see :func:`_variant`).
+def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, settings, tracked, limit):
+    """The optimizer step of every feature row of ``row`` below column ``limit`` (a template, see :func:`_variant`).
 
     Feature column ``f`` of weight ``w`` steps on ``w * scale * direction +
     l2 * table[f]``. ``tracked`` (a representation vector, or empty) receives
@@ -181,6 +214,8 @@ def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, se
     tracking = tracked.shape[0] > 0
     for entry in range(rows.indptr[row], rows.indptr[row + 1]):
         column = rows.columns[entry]
+        if column >= limit:
+            break
         weight = rows.values[entry]
         gradient = weight * scale
         embedding = table[column]
@@ -220,8 +255,8 @@ def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, se
                 tracked[k] += weight * (new - value)
 
 
-def _update_item(item, scale, features, model, optimizer_state, direction, settings):
-    """Step every feature row of item ``item``: its vectors, then its biases (a template)."""
+def _update_item(item, scale, features, model, optimizer_state, direction, settings, limit):
+    """Step every feature row of item ``item`` below column ``limit``: vectors, then biases (a template)."""
     rows = features.item_features
     _update_rows(
         rows,
@@ -234,6 +269,7 @@ def _update_item(item, scale, features, model, optimizer_state, direction, setti
         scale,
         settings,
         direction[:0],
+        limit,
     )
     if not settings.use_biases:
         return
@@ -243,6 +279,8 @@ def _update_item(item, scale, features, model, optimizer_state, direction, setti
     learning_rate = settings.learning_rate
     for entry in range(rows.indptr[item], rows.indptr[item + 1]):
         column = rows.columns[entry]
+        if column >= limit:
+            break
         weight = rows.values[entry]
         bias = biases[column]
         step_gradient = weight * scale + settings.bias_l2 * bias
@@ -280,30 +318,32 @@ def _update_user(user, direction, scale, features, model, optimizer_state, setti
         scale,
         settings,
         user_vector,
+        model.user_factors.shape[0],
     )
 
 
-def _pair_step(user, positive, negative, gradient, features, model, optimizer_state, vectors, settings):
+def _pair_step(user, positive, negative, gradient, features, model, optimizer_state, vectors, settings, limits):
     """One step on ``gradient * d(s+ - s-)`` through the features (a template).
 
     ``vectors`` holds the user's, the positive's and the negative's
     representations and a work vector; the user's is kept current.
+    ``limits`` are the positive's and the negative's column limits (identity dropout).
     """
     user_vector, positive_vector, negative_vector, direction = vectors
     for k in range(direction.shape[0]):
         direction[k] = positive_vector[k] - negative_vector[k]
-    _update_item(positive, gradient, features, model, optimizer_state, user_vector, settings)
-    _update_item(negative, -gradient, features, model, optimizer_state, user_vector, settings)
+    _update_item(positive, gradient, features, model, optimizer_state, user_vector, settings, limits[0])
+    _update_item(negative, -gradient, features, model, optimizer_state, user_vector, settings, limits[1])
     _update_user(user, direction, gradient, features, model, optimizer_state, settings, user_vector)
 
 
-def _point_step(user, item, gradient, item_vector, features, model, optimizer_state, vectors, settings):
+def _point_step(user, item, gradient, item_vector, features, model, optimizer_state, vectors, settings, limit):
     """One step on ``gradient * ds`` of the score of (user, item) through the features (a template)."""
     user_vector = vectors[0]
     direction = vectors[3]
     for k in range(direction.shape[0]):
         direction[k] = item_vector[k]
-    _update_item(item, gradient, features, model, optimizer_state, user_vector, settings)
+    _update_item(item, gradient, features, model, optimizer_state, user_vector, settings, limit)
     _update_user(user, direction, gradient, features, model, optimizer_state, settings, user_vector)
 
 
@@ -332,6 +372,8 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
     margin = settings.margin
     use_weights = settings.use_weights
     n_items = item_rows.indptr.shape[0] - 1
+    n_item_columns = np.int64(item_table.shape[0])
+    n_user_columns = np.int64(model.user_factors.shape[0])
     n_items_bound = np.uint64(n_items)
     total_loss = 0.0
     total_weight = 0.0
@@ -345,7 +387,9 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
         if weight == _ZERO32:
             continue
         if user != current_user or settings.random_order:
-            _represent_row(features.user_features, user, model.user_factors, item_biases[:0], user_vector)
+            _represent_row(
+                features.user_features, user, model.user_factors, item_biases[:0], user_vector, n_user_columns
+            )
             current_user = user
         positive = np.int64(indices[position])
         if _LOSS_FAMILY == _WARP_KOS_FAMILY:
@@ -353,14 +397,17 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
             for draw in range(n_drawn):
                 state, offset = random_below(state, np.uint64(stop - start))
                 kos_positions[draw] = start + offset
-                bias = _represent_row(item_rows, indices[start + offset], item_table, item_biases, negative_vector)
+                bias = _represent_row(
+                    item_rows, indices[start + offset], item_table, item_biases, negative_vector, n_item_columns
+                )
                 kos_scores[draw] = dot(user_vector, negative_vector) + bias
             chosen = kos_positions[kth_best(kos_scores, n_drawn, settings.kos_k)]
             positive = np.int64(indices[chosen])
             weight = weights[chosen] if use_weights else _ONE32
             if weight == _ZERO32:
                 continue
-        positive_bias = _represent_row(item_rows, positive, item_table, item_biases, positive_vector)
+        state, positive_limit = _identity_limit(state, features, n_item_columns)
+        positive_bias = _represent_row(item_rows, positive, item_table, item_biases, positive_vector, positive_limit)
         if _LOSS_FAMILY == _POINTWISE:
             score = dot(user_vector, positive_vector) + positive_bias
             value, gradient = point_loss_and_gradient(np.float64(score), 1.0)
@@ -376,6 +423,7 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                 optimizer_state,
                 vectors,
                 settings,
+                positive_limit,
             )
             for _ in range(settings.n_negatives):
                 state, negative = draw_negative(
@@ -389,7 +437,10 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                     stop,
                     settings.unseen_max_draws,
                 )
-                negative_bias = _represent_row(item_rows, negative, item_table, item_biases, negative_vector)
+                state, negative_limit = _identity_limit(state, features, n_item_columns)
+                negative_bias = _represent_row(
+                    item_rows, negative, item_table, item_biases, negative_vector, negative_limit
+                )
                 score = dot(user_vector, negative_vector) + negative_bias
                 value, gradient = point_loss_and_gradient(np.float64(score), -1.0)
                 total_loss += weight * value
@@ -404,6 +455,7 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                     optimizer_state,
                     vectors,
                     settings,
+                    negative_limit,
                 )
             continue
         positive_score = 0.0
@@ -431,9 +483,12 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                 screened = dot(user_vector, features.item_vectors[negative]) + features.item_vector_biases[negative]
                 if positive_score - np.float64(screened) >= margin:
                     continue
-            negative_bias = _represent_row(item_rows, negative, item_table, item_biases, negative_vector)
+            state, negative_limit = _identity_limit(state, features, n_item_columns)
+            negative_bias = _represent_row(
+                item_rows, negative, item_table, item_biases, negative_vector, negative_limit
+            )
             negative_score = np.float64(dot(user_vector, negative_vector) + negative_bias)
-            if _WARP_LIKE:
+            if _WARP_LIKE and negative_limit == n_item_columns:
                 # Refresh the snapshot of an item seen to violate: it is likely drawn again.
                 snapshot = features.item_vectors[negative]
                 for k in range(dim):
@@ -442,7 +497,9 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
             if not _WARP_LIKE and draws > 1:
                 # The last step moved the positive's rows, and the negative's
                 # may share some of them: its representation afresh.
-                positive_bias = _represent_row(item_rows, positive, item_table, item_biases, positive_vector)
+                positive_bias = _represent_row(
+                    item_rows, positive, item_table, item_biases, positive_vector, positive_limit
+                )
             if _LOSS_FAMILY == _WARP_FAMILY or _LOSS_FAMILY == _WARP_KOS_FAMILY:
                 difference = positive_score - negative_score
                 if difference >= margin:
@@ -467,6 +524,7 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                     optimizer_state,
                     vectors,
                     settings,
+                    (positive_limit, negative_limit),
                 )
             if _LOSS_FAMILY == _WARP_FAMILY or _LOSS_FAMILY == _WARP_KOS_FAMILY:
                 break

@@ -157,7 +157,12 @@ class FeatureSupport:
             data.training_data,
             # item_factors_ and item_biases_ hold the representations of the epoch's start.
             feature_training.FeatureData(
-                rows(self.user_features_), rows(self.item_features_), self.item_factors_, self.item_biases_
+                rows(self.user_features_),
+                rows(self.item_features_),
+                self.item_factors_,
+                self.item_biases_,
+                np.float32(settings.identity_dropout if settings.item_identity_features else 0.0),
+                np.int64(len(self.item_feature_names_)),
             ),
             training.Model(self.user_feature_embeddings_, self.item_feature_embeddings_, self.item_feature_biases_),
             training.OptimizerState(**self._optimizer_state),
