@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tripletrec import IdMap, Interactions, MatrixFactorization, evaluate, load
+from tripletrec import Features, IdMap, Interactions, MatrixFactorization, evaluate, evaluate_cold_start, load
 from tripletrec.cli import main
 from tripletrec.data import (
     CorruptArchiveError,
@@ -436,6 +436,84 @@ MODEL_CASES = [
         r"user_index must be an integer dense index, got 1.0",
     ),
     ("id map duplicates", lambda m, b: IdMap([1, 1]), ValueError, r"duplicate|unique"),
+    # side features
+    (
+        "features rows",
+        lambda m, b: mf().fit(b[0], item_features=np.ones((3, 2))),
+        ValueError,
+        r"item_features has 3 rows but there are 20 ids",
+    ),
+    (
+        "features nan",
+        lambda m, b: mf().fit(b[0], user_features=np.full((20, 2), np.nan)),
+        ValueError,
+        r"user_features holds a NaN or infinite value \(row 0\)",
+    ),
+    (
+        "features type",
+        lambda m, b: mf().fit(b[0], item_features=[[1.0]] * 20),
+        ValueError,
+        r"item_features must be a tripletrec.data.Features, a scipy sparse matrix or a 2-d ndarray, got list",
+    ),
+    (
+        "features repeated names",
+        lambda m, b: mf().fit(
+            b[0], item_features=Features(sp.csr_matrix((20, 2)), np.array(["a", "a"]), b[0].item_ids)
+        ),
+        ValueError,
+        r"item_features repeats a column name",
+    ),
+    (
+        "features none of the ids",
+        lambda m, b: mf().fit(b[0], item_features=Features.one_hot(["x"], IdMap([5]), "tag")),
+        ValueError,
+        r"item_features describes none of the 20 ids",
+    ),
+    (
+        "identity off without features",
+        lambda m, b: mf(item_identity_features=False).fit(b[0], user_features=np.ones((20, 1))),
+        ValueError,
+        r"item_identity_features=False needs item_features",
+    ),
+    (
+        "normalize empty row",
+        lambda m, b: mf(item_identity_features=False, normalize_features=True).fit(
+            b[0], item_features=sp.csr_matrix((20, 1))
+        ),
+        ValueError,
+        r"item_features: 20 row\(s\) have no feature .*cannot be normalised",
+    ),
+    ("identity dropout 1", lambda m, b: mf(identity_dropout=1.0).fit(b[0]), ValueError, r"identity_dropout must be"),
+    (
+        "add_items plain model",
+        lambda m, b: m.add_items([5], Features.one_hot(["x"], IdMap([5]), "tag")),
+        ValueError,
+        r"add_items needs a model fitted with item_features",
+    ),
+    (
+        "recommend_new nothing",
+        lambda m, b: m.recommend_new(),
+        ValueError,
+        r"pass the new users' items, their user_features, or both",
+    ),
+    (
+        "user_features on a plain model",
+        lambda m, b: m.recommend_new(user_features=np.ones((1, 1))),
+        ValueError,
+        r"user_features needs a model fitted with user_features",
+    ),
+    (
+        "evaluate_cold_start among",
+        lambda m, b: evaluate_cold_start(m, b[1], among="warm"),
+        ValueError,
+        r"among must be one of 'cold', 'all', got 'warm'",
+    ),
+    (
+        "evaluate_cold_start no cold items",
+        lambda m, b: evaluate_cold_start(m, b[1], among="cold"),
+        ValueError,
+        r'among="cold" ranks among the cold items, but the model knows every item of test',
+    ),
 ]
 
 
