@@ -147,7 +147,7 @@ class FeatureSupport:
             return feature_training.FeatureRows(matrix.indptr, matrix.indices, matrix.data)
 
         dim = self.user_feature_embeddings_.shape[1]
-        if getattr(data, "feature_vectors", None) is None or data.feature_vectors.shape[1] < 4 * dim:
+        if data.feature_vectors is None:
             data.feature_vectors = np.zeros(
                 (settings.n_chunks, feature_training.VECTORS_PER_CHUNK * dim + training.SCRATCH_PADDING),
                 dtype=np.float32,
