@@ -50,6 +50,14 @@ class FeatureSupport:
     ``item_features_`` (the CSR matrices trained on, identity columns
     included), ``user_feature_names_`` and ``item_feature_names_`` (the given
     columns' names); all None for a model fitted without features.
+
+    The host model provides what :class:`~tripletrec.models.BaseModel`
+    does, ``_settings()`` (an object with ``dim``, ``init_scale``, ``seed``,
+    ``n_chunks``, ``user_identity_features``, ``item_identity_features``,
+    ``normalize_features`` and ``identity_dropout``) and, once trained,
+    ``_optimizer_state`` (the arrays of
+    :class:`~tripletrec.kernels.training.OptimizerState`, rows following
+    :meth:`_table_rows`) and ``_optimizer_name``.
     """
 
     # ---------------------------------------------------------------- state
