@@ -1,9 +1,12 @@
-"""Shared test setup: where the MovieLens copy lives; no compile notices."""
+"""Shared test setup: where the MovieLens copy lives; no compile notices; numpy or compiled paths."""
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
+
+import tripletrec.metrics as metrics_module
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRIPLETREC_DATA", str((REPO / ".." / "shared" / "datasets").resolve()))
@@ -21,3 +24,27 @@ def data_dir() -> Path:
     if not (path / "ml-100k.zip").exists():
         pytest.skip(f"MovieLens 100k not found in TRIPLETREC_DATA={path}")
     return path
+
+
+# evaluate computes small workloads in numpy and large ones in compiled
+# kernels, with the same results; test inputs are small, so without this
+# every test would take the numpy path.
+PATHS = ("numpy", "compiled")
+
+
+@contextlib.contextmanager
+def forced_path(path: str):
+    """Inside the block, evaluate takes ``path`` ("numpy" or "compiled") whatever the size."""
+    saved = metrics_module._NUMPY_SCORES
+    metrics_module._NUMPY_SCORES = 2**62 if path == "numpy" else -1
+    try:
+        yield path
+    finally:
+        metrics_module._NUMPY_SCORES = saved
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    """Run the test once on each path (see :func:`forced_path`)."""
+    with forced_path(request.param):
+        yield request.param
