@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import tripletrec.metrics as metrics_module
+import tripletrec.serving.exact as exact_module
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRIPLETREC_DATA", str((REPO / ".." / "shared" / "datasets").resolve()))
@@ -26,21 +27,22 @@ def data_dir() -> Path:
     return path
 
 
-# evaluate computes small workloads in numpy and large ones in compiled
-# kernels, with the same results; test inputs are small, so without this
-# every test would take the numpy path.
+# evaluate and top_k compute small workloads in numpy and large ones in
+# compiled kernels, with the same results; test inputs are small, so without
+# this every test would take the numpy path.
 PATHS = ("numpy", "compiled")
 
 
 @contextlib.contextmanager
 def forced_path(path: str):
-    """Inside the block, evaluate takes ``path`` ("numpy" or "compiled") whatever the size."""
-    saved = metrics_module._NUMPY_SCORES
-    metrics_module._NUMPY_SCORES = 2**62 if path == "numpy" else -1
+    """Inside the block, evaluate and top_k take ``path`` ("numpy" or "compiled") whatever the size."""
+    limit = 2**62 if path == "numpy" else -1
+    saved = metrics_module._NUMPY_SCORES, exact_module.NUMPY_SELECTION_MAX_SCORES
+    metrics_module._NUMPY_SCORES = exact_module.NUMPY_SELECTION_MAX_SCORES = limit
     try:
         yield path
     finally:
-        metrics_module._NUMPY_SCORES = saved
+        metrics_module._NUMPY_SCORES, exact_module.NUMPY_SELECTION_MAX_SCORES = saved
 
 
 @pytest.fixture(params=PATHS)

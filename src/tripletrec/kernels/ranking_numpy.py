@@ -7,7 +7,7 @@ the kernel's order. They exist because compiling the ranking kernels costs
 seconds the first time (see :mod:`tripletrec._compile_notice`) while numpy
 ranks a MovieLens-100k-sized block in tens of milliseconds;
 :func:`tripletrec.metrics.evaluate` picks one or the other by the size of the
-work (its ``_NUMPY_RANKING_MAX_SCORES``).
+work (its ``_NUMPY_SCORES``).
 
 How the counts are found without a per-user loop: each user's row is copied
 with its excluded items set to NaN, the rows are sorted (NaN goes last, so a
