@@ -45,8 +45,8 @@ _KERNELS_PACKAGE = "tripletrec.kernels."
 _LABELS = {
     "training": ("training", 7),
     "fold_in": ("fold-in (recommend_new)", 10),
-    "ranking": ("evaluation", 8),
-    "topk": ("top-k (recommend)", 2),
+    "ranking": ("evaluation", 7),
+    "topk": ("top-k (recommend)", 3),
     "planted_sampling": ("synthetic data", None),
     "text": ("MovieLens parser", 2),
 }

@@ -98,7 +98,7 @@ _KERNEL_COLUMN = {
 _BLOCK_SCORES = 2**24
 # Up to this many scores (evaluated users x items) the ranking runs in numpy
 # (kernels.ranking_numpy) rather than in the compiled kernels, with the same
-# results: compiling those costs about 8 s on 2 cores the first time (then it
+# results: compiling those costs about 7 s on 2 cores the first time (then it
 # is cached on disk), while numpy ranks 2**22 scores in about 0.1 s (warm
 # kernels: about 0.07 s) and MovieLens 100k in about 0.04 s. Measured with
 # benchmarks/first_run.py and a synthetic sweep of sizes on 2 shared cores.

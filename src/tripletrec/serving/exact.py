@@ -58,7 +58,7 @@ DEFAULT_TILE_BYTES = 64 * 2**20
 #: Up to this many scores (queries x scored items), with every item in one
 #: tile (at most :data:`ITEM_CHUNK`), :func:`top_k` selects in numpy rather
 #: than with the compiled kernel; the answer is the same. The compile costs
-#: about 2.5 s on 2 cores the first time (then it is cached on disk); numpy
+#: about 3 s on 2 cores the first time (then it is cached on disk); numpy
 #: selects 2**22 scores in about 50 ms (warm kernel: about 15 ms) and a few
 #: users of a MovieLens-100k catalogue in under a millisecond, faster than
 #: the kernel's thread start.
