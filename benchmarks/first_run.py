@@ -14,6 +14,12 @@ loads them from it. The script times, in order:
 - ``recommend``: ``model.recommend([1, 2], k=10, exclude=train)``;
 - ``recommend_new``: ``model.recommend_new([[1, 2, 3]], k=10)`` (fold-in).
 
+On ml-100k, ``evaluate`` and ``recommend`` (and the ranking inside
+``recommend_new``) are small enough to run in numpy rather than in compiled
+kernels (the size rules of :func:`tripletrec.metrics.evaluate` and
+:data:`tripletrec.serving.exact.NUMPY_SELECTION_MAX_SCORES`): they compile
+nothing, and their cold and warm times differ only by noise.
+
 ``compile`` is cold minus warm: the compilation (and cache writing) that the
 first process pays. ``cold cpu`` is the cold step's CPU seconds (all of the
 process's threads); compilation runs on one thread, so on a busy machine it

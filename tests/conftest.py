@@ -1,9 +1,13 @@
-"""Shared test setup: where the MovieLens copy lives; no compile notices."""
+"""Shared test setup: where the MovieLens copy lives; no compile notices; numpy or compiled paths."""
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
+
+import tripletrec.metrics as metrics_module
+import tripletrec.serving.exact as exact_module
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRIPLETREC_DATA", str((REPO / ".." / "shared" / "datasets").resolve()))
@@ -21,3 +25,28 @@ def data_dir() -> Path:
     if not (path / "ml-100k.zip").exists():
         pytest.skip(f"MovieLens 100k not found in TRIPLETREC_DATA={path}")
     return path
+
+
+# evaluate and top_k compute small workloads in numpy and large ones in
+# compiled kernels, with the same results; test inputs are small, so without
+# this every test would take the numpy path.
+PATHS = ("numpy", "compiled")
+
+
+@contextlib.contextmanager
+def forced_path(path: str):
+    """Inside the block, evaluate and top_k take ``path`` ("numpy" or "compiled") whatever the size."""
+    limit = 2**62 if path == "numpy" else -1
+    saved = metrics_module._NUMPY_SCORES, exact_module.NUMPY_SELECTION_MAX_SCORES
+    metrics_module._NUMPY_SCORES = exact_module.NUMPY_SELECTION_MAX_SCORES = limit
+    try:
+        yield path
+    finally:
+        metrics_module._NUMPY_SCORES, exact_module.NUMPY_SELECTION_MAX_SCORES = saved
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    """Run the test once on each path (see :func:`forced_path`)."""
+    with forced_path(request.param):
+        yield request.param

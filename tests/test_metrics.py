@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, ndcg_score, roc_auc_score
 
+import tripletrec.metrics as metrics_module
 from tripletrec import IdMap, Interactions
+from tripletrec.kernels import ranking, ranking_numpy
 from tripletrec.metrics import (
     METRIC_NAMES,
     Evaluation,
@@ -26,6 +28,8 @@ from tripletrec.metrics import (
     precision_at_k,
     recall_at_k,
 )
+
+from .conftest import PATHS, forced_path
 
 LOG2_3 = math.log2(3)
 
@@ -122,6 +126,7 @@ def brute_force(scores, test_mask, train_mask, k):
 
 
 # ------------------------------------------------------------- hand-computed
+@pytest.mark.usefixtures("path")
 class TestKnownAnswers:
     # Six items ranked in index order; positives at ranks 2 and 4.
     SCORES = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4]])
@@ -245,6 +250,7 @@ class TestKnownAnswers:
 
 
 # ----------------------------------------------------------- result structure
+@pytest.mark.usefixtures("path")
 def test_evaluation_structure():
     scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.3, 0.4], [0.1, 0.2, 0.3]])
     result = evaluate(scores, interactions([[1], [], [0, 2]], 3), k=2)
@@ -271,6 +277,7 @@ def test_evaluation_structure():
     assert "2 users evaluated, 1 skipped" in result.summary()
 
 
+@pytest.mark.usefixtures("path")
 def test_per_metric_functions_match_evaluate():
     rng = np.random.default_rng(3)
     scores = rng.normal(size=(8, 12))
@@ -332,8 +339,13 @@ def test_auc_agrees_with_sklearn(seed, n_users, n_items, n_levels, train_share, 
         return
     train = from_mask(train_mask) if use_train else None
     train_mask = train_mask if use_train else np.zeros_like(train_mask)
-    ours = auc(scores, from_mask(test_mask), train)
-    for user in range(n_users):
+    for path in PATHS:
+        with forced_path(path):
+            check_auc_against_sklearn(auc(scores, from_mask(test_mask), train), scores, test_mask, train_mask)
+
+
+def check_auc_against_sklearn(ours, scores, test_mask, train_mask):
+    for user in range(len(scores)):
         candidates = ~train_mask[user]
         labels = test_mask[user][candidates]
         if not labels.any():
@@ -353,18 +365,20 @@ def test_ndcg_agrees_with_sklearn_ties_included(seed, n_users, n_items, n_levels
     test_mask &= ~train_mask
     if not test_mask.any():
         return
-    ours = ndcg_at_k(scores, from_mask(test_mask), from_mask(train_mask), k=k)
-    for user in np.flatnonzero(test_mask.any(axis=1)):
-        candidates = ~train_mask[user]
-        if candidates.sum() < 2:
-            continue  # scikit-learn refuses a one-item ranking
-        # ndcg_score averages gains over tied scores (ignore_ties=False), as we do.
-        expected = ndcg_score(
-            test_mask[user][candidates][None, :].astype(float),
-            scores[user][candidates][None, :],
-            k=k,
-        )
-        assert abs(ours[user] - expected) <= 1e-9
+    for path in PATHS:
+        with forced_path(path):
+            ours = ndcg_at_k(scores, from_mask(test_mask), from_mask(train_mask), k=k)
+        for user in np.flatnonzero(test_mask.any(axis=1)):
+            candidates = ~train_mask[user]
+            if candidates.sum() < 2:
+                continue  # scikit-learn refuses a one-item ranking
+            # ndcg_score averages gains over tied scores (ignore_ties=False), as we do.
+            expected = ndcg_score(
+                test_mask[user][candidates][None, :].astype(float),
+                scores[user][candidates][None, :],
+                k=k,
+            )
+            assert abs(ours[user] - expected) <= 1e-9, path
 
 
 @settings(max_examples=60, deadline=None)
@@ -376,11 +390,13 @@ def test_map_at_n_items_agrees_with_average_precision(seed, n_users, n_items, n_
     test_mask &= ~train_mask
     if not test_mask.any():
         return
-    ours = map_at_k(scores, from_mask(test_mask), from_mask(train_mask), k=n_items)
-    for user in np.flatnonzero(test_mask.any(axis=1)):
-        candidates = ~train_mask[user]
-        expected = average_precision_score(test_mask[user][candidates], scores[user][candidates])
-        assert abs(ours[user] - expected) <= 1e-9
+    for path in PATHS:
+        with forced_path(path):
+            ours = map_at_k(scores, from_mask(test_mask), from_mask(train_mask), k=n_items)
+        for user in np.flatnonzero(test_mask.any(axis=1)):
+            candidates = ~train_mask[user]
+            expected = average_precision_score(test_mask[user][candidates], scores[user][candidates])
+            assert abs(ours[user] - expected) <= 1e-9, path
 
 
 # ------------------------------------------------- brute force over tie orders
@@ -406,7 +422,13 @@ def test_every_metric_equals_the_average_over_tie_orders(seed, n_users, n_items,
     if not (test_mask & ~train_mask).any():
         return
     expected, expected_coverage = brute_force(scores, test_mask, train_mask, k)
-    result = evaluate(scores, from_mask(test_mask), from_mask(train_mask), k=k)
+    for path in PATHS:
+        with forced_path(path):
+            result = evaluate(scores, from_mask(test_mask), from_mask(train_mask), k=k)
+        check_against_brute_force(result, expected, expected_coverage, k)
+
+
+def check_against_brute_force(result, expected, expected_coverage, k):
     assert result.users.tolist() == sorted(expected)
     for name in METRIC_NAMES:
         if name == "auc_all":  # not a default metric; tests/test_metrics_auc_all.py checks it
@@ -425,8 +447,10 @@ def test_every_metric_equals_the_average_over_tie_orders(seed, n_users, n_items,
             )
 
 
+@pytest.mark.usefixtures("path")
 def test_many_positives_use_the_histogram_path():
-    # More positives than SMALL_POSITIVE_COUNT per user, with ties.
+    # More positives than SMALL_POSITIVE_COUNT per user, with ties: the
+    # compiled kernel's histogram path.
     rng = np.random.default_rng(11)
     scores = rng.integers(0, 6, (3, 60)).astype(np.float32)
     test_mask = rng.random((3, 60)) < 0.6
@@ -453,16 +477,84 @@ def test_block_size_does_not_change_the_result(seed, block_size):
     train = from_mask(rng.random((11, 9)) < 0.2)
     if not (test.matrix.toarray().astype(bool) & ~train.matrix.toarray().astype(bool)).any():
         return
-    reference = evaluate(scores, test, train, k=3)
-    model = MatrixModel(scores)
-    blocked = evaluate(model, test, train, k=3, block_size=block_size)
-    assert max(model.calls) <= block_size
-    assert sum(model.calls) == reference.n_evaluated
-    assert blocked.means.keys() == reference.means.keys()
-    for key, value in reference.means.items():
-        assert blocked.means[key] == value or (np.isnan(value) and np.isnan(blocked.means[key]))
-    for key, values in reference.per_user.items():
-        np.testing.assert_array_equal(blocked.per_user[key], values)
+    for path in PATHS:
+        with forced_path(path):
+            reference = evaluate(scores, test, train, k=3)
+            model = MatrixModel(scores)
+            blocked = evaluate(model, test, train, k=3, block_size=block_size)
+        check_same_evaluation(blocked, reference, exact=True)
+        assert max(model.calls) <= block_size
+        assert sum(model.calls) == reference.n_evaluated
+
+
+def check_same_evaluation(got, expected, exact=False):
+    """Same users, metric names, means and per-user values (to float precision unless ``exact``)."""
+    np.testing.assert_array_equal(got.users, expected.users)
+    assert got.n_skipped == expected.n_skipped
+    assert list(got.means) == list(expected.means)
+    tolerance = {"rtol": 0, "atol": 0} if exact else {"rtol": 1e-12, "atol": 1e-15}
+    for key, value in expected.means.items():
+        np.testing.assert_allclose(got.means[key], value, **tolerance, err_msg=key)
+    assert got.per_user.keys() == expected.per_user.keys()
+    for key, values in expected.per_user.items():
+        np.testing.assert_allclose(got.per_user[key], values, **tolerance, err_msg=key)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_users=st.integers(1, 8),
+    n_items=st.integers(1, 40),
+    n_levels=st.sampled_from([1, 2, 4, 0]),
+    train_share=st.sampled_from([0.0, 0.3, 0.7]),
+    test_share=st.sampled_from([0.1, 0.6]),
+    k=st.integers(1, 40),
+    use_train=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_numpy_and_compiled_paths_agree(seed, n_users, n_items, n_levels, train_share, test_share, k, use_train, dtype):
+    # Every metric, auc_all and coverage included, with ties everywhere.
+    rng = np.random.default_rng(seed)
+    k = min(k, n_items)
+    shape = (n_users, n_items)
+    scores = (rng.integers(0, n_levels, shape) if n_levels else rng.normal(size=shape)).astype(dtype)
+    test_mask = rng.random(shape) < test_share
+    train_mask = rng.random(shape) < train_share
+    train = from_mask(train_mask) if use_train else None
+    positives = test_mask & ~train_mask if use_train else test_mask
+    if not positives.any():
+        return
+    results = {}
+    for path in PATHS:
+        with forced_path(path):
+            results[path] = evaluate(scores, from_mask(test_mask), train, k=k, metrics=METRIC_NAMES)
+    check_same_evaluation(results["numpy"], results["compiled"])
+
+
+def test_size_rule_picks_the_path(monkeypatch):
+    # Users with a positive x items: up to _NUMPY_SCORES in numpy, above compiled.
+    calls = []
+
+    def spy(module):
+        original = module.rank_block
+
+        def rank_block(*arguments):
+            calls.append(module)
+            original(*arguments)
+
+        monkeypatch.setattr(module, "rank_block", rank_block)
+
+    spy(ranking)
+    spy(ranking_numpy)
+    scores = np.random.default_rng(0).normal(size=(5, 6))
+    test = interactions([[0], [1], [], [2, 3], [4]], 6)  # 4 users with a positive
+    monkeypatch.setattr(metrics_module, "_NUMPY_SCORES", 4 * 6)
+    small = evaluate(scores, test, k=2)
+    assert calls == [ranking_numpy]
+    monkeypatch.setattr(metrics_module, "_NUMPY_SCORES", 4 * 6 - 1)
+    large = evaluate(scores, test, k=2)
+    assert calls == [ranking_numpy, ranking]
+    check_same_evaluation(small, large)
 
 
 def test_model_only_scores_users_with_positives():
@@ -482,6 +574,7 @@ def test_default_block_size_bounds_model_calls(monkeypatch):
     assert max(model.calls) <= 3
 
 
+@pytest.mark.usefixtures("path")
 def test_nan_in_skipped_user_row_is_ignored():
     scores = np.array([[0.2, 0.1], [np.nan, 0.0]])
     result = evaluate(scores, interactions([[0], []], 2), k=1)
@@ -572,12 +665,14 @@ class TestValidation:
             evaluate(model, self.TEST, k=1)
 
     @pytest.mark.parametrize("column", [0, 2])
+    @pytest.mark.usefixtures("path")
     def test_nan_scores_name_the_user(self, column):
         scores = self.SCORES.copy()
         scores[1, column] = np.nan  # not user 1's positive (item 1)
         with pytest.raises(ValueError, match=r"scores contain NaN for user index 1 \(user id 1\)"):
             evaluate(scores, self.TEST, k=1)
 
+    @pytest.mark.usefixtures("path")
     def test_nan_score_of_a_positive(self):
         scores = self.SCORES.astype(np.float32)
         scores[1, 1] = np.nan

@@ -9,6 +9,9 @@ from sklearn.metrics import roc_auc_score
 from tripletrec import Interactions
 from tripletrec.metrics import METRIC_NAMES, evaluate
 
+# Every test on both paths: numpy (small workloads) and compiled.
+pytestmark = pytest.mark.usefixtures("path")
+
 
 def _random_split(seed: int, n_users: int = 30, n_items: int = 25):
     rng = np.random.default_rng(seed)

@@ -1,8 +1,11 @@
 """Exact ranking metrics for implicit-feedback recommenders.
 
 :func:`evaluate` scores the test users in blocks (so memory stays bounded for
-any number of users) and computes every requested metric in one compiled
-pass per user; the per-metric functions (:func:`auc`,
+any number of users) and computes every requested metric in one pass per
+user: compiled (:mod:`tripletrec.kernels.ranking`), or in numpy
+(:mod:`tripletrec.kernels.ranking_numpy`, same results) when the whole
+evaluation is small enough that compiling would cost more than it saves
+(see :func:`evaluate`'s Notes). The per-metric functions (:func:`auc`,
 :func:`precision_at_k`, ...) return one metric for every user.
 
 Definitions
@@ -53,7 +56,7 @@ import numpy as np
 
 from ._validation import check_integer
 from .data.interactions import IdMap, Interactions
-from .kernels import ranking
+from .kernels import ranking, ranking_numpy
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -93,6 +96,13 @@ _KERNEL_COLUMN = {
 # can wait a scheduler tick for a paused thread: measured on 2 shared cores,
 # 2**24 beat 2**22 by 1.5-2.5x and matched it when the machine was idle.
 _BLOCK_SCORES = 2**24
+# Up to this many scores (evaluated users x items) the ranking runs in numpy
+# (kernels.ranking_numpy) rather than in the compiled kernels, with the same
+# results: compiling those costs about 7 s on 2 cores the first time (then it
+# is cached on disk), while numpy ranks 2**22 scores in about 0.1 s (warm
+# kernels: about 0.07 s) and MovieLens 100k in about 0.04 s. Measured with
+# benchmarks/first_run.py and a synthetic sweep of sizes on 2 shared cores.
+_NUMPY_SCORES = 2**22
 
 
 def _metric_key(name: str, k: int) -> str:
@@ -308,8 +318,8 @@ def evaluate(
 ) -> Evaluation:
     """Rank metrics of a model on a test set, per user and averaged.
 
-    Every metric is computed for every user in the same compiled pass over
-    the user's scores; see the module docstring and the per-metric functions
+    Every metric is computed for every user in the same pass over the
+    user's scores; see the module docstring and the per-metric functions
     (:func:`auc`, :func:`precision_at_k`, :func:`recall_at_k`,
     :func:`ndcg_at_k`, :func:`map_at_k`, :func:`hit_rate_at_k`, :func:`mrr`,
     :func:`coverage_at_k`) for each definition, denominator and tie rule.
@@ -340,8 +350,9 @@ def evaluate(
         :data:`DEFAULT_METRICS`, every metric but ``"auc_all"``.
     block_size : int, optional
         Users scored per call of ``model.score_indices``; memory is about
-        ``block_size * n_items`` scores. Default: about 16 million scores
-        (64 MiB of float32) per block. Does not change the results.
+        ``block_size * n_items`` scores (a few times that when the ranking
+        runs in numpy, see Notes). Default: about 16 million scores (64 MiB
+        of float32) per block. Does not change the results.
 
     Returns
     -------
@@ -354,6 +365,14 @@ def evaluate(
         ``train`` or model whose shape or id maps differ from ``test``'s, a
         score matrix of the wrong shape, ``k`` outside ``1..n_items``, an
         unknown metric name, or NaN among an evaluated user's scores.
+
+    Notes
+    -----
+    Size rule: when (users with a test positive) x ``n_items`` is at most
+    2**22 scores, the ranking runs in numpy
+    (:mod:`tripletrec.kernels.ranking_numpy`); above, in compiled kernels
+    (:mod:`tripletrec.kernels.ranking`), whose first use compiles them for
+    several seconds. Both give the same metrics.
 
     Examples
     --------
@@ -387,6 +406,8 @@ def evaluate(
     with_coverage = "coverage" in names
     discounts = ranking.discount_prefix(k)
     n_items = test.n_items
+    # One choice for the whole call, so block_size never changes the path.
+    kernels = ranking_numpy if len(users) * n_items <= _NUMPY_SCORES else ranking
     metric_values = np.empty((len(users), ranking.N_RANK_METRICS), dtype=np.float64)
     # auc_all ranks every item with every test pair positive; without train
     # that is the first pass, with train it needs a second pass over the same
@@ -408,7 +429,7 @@ def evaluate(
         top_items = np.empty((n_block, top_width), dtype=np.int32)
         cuts = np.empty(n_block if with_coverage else 0, dtype=np.float64)
         block_log_miss = np.empty_like(cuts)
-        ranking.rank_block(
+        kernels.rank_block(
             scores,
             rows,
             block_users,
@@ -420,7 +441,7 @@ def evaluate(
             ranking.RankOutputs(metric_values[start : start + n_block], nan_counts, top_items, cuts, block_log_miss),
         )
         if all_items_pass:
-            ranking.rank_block(
+            kernels.rank_block(
                 scores,
                 rows,
                 block_users,
@@ -449,7 +470,7 @@ def evaluate(
             covered[top_items[top_items >= 0]] = True
             tied = np.flatnonzero(~np.isnan(cuts))
             if len(tied):
-                ranking.tied_cut_log_miss(
+                kernels.tied_cut_log_miss(
                     scores,
                     rows[tied],
                     block_users[tied],

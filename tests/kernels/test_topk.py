@@ -1,9 +1,15 @@
-"""The partial-selection kernel against a numpy full sort with the same tie rule."""
+"""The partial-selection kernel and its numpy twin against a full sort with the same tie rule."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tripletrec.kernels import topk, topk_numpy
 from tripletrec.kernels.topk import select_top_k
+
+# Tests of one whole-width tile run on the compiled kernel and on its numpy twin.
+BOTH = pytest.mark.parametrize("select", [topk.select_top_k, topk_numpy.select_top_k], ids=["compiled", "numpy"])
 
 EMPTY_INDEX = np.empty(0, dtype=np.int64)
 EMPTY_FLOAT = np.empty(0, dtype=np.float32)
@@ -40,8 +46,9 @@ def run_kernel(
     first_query=0,
     n_query=None,
     tile_width=None,
+    select=select_top_k,
 ):
-    """Select from ``scores`` in tiles of ``tile_width`` columns, left to right."""
+    """Select from ``scores`` with ``select`` in tiles of ``tile_width`` columns, left to right."""
     scores = np.ascontiguousarray(scores, dtype=np.float32).copy()
     n_rows, n_columns = scores.shape
     n_query = n_rows if n_query is None else n_query
@@ -53,7 +60,7 @@ def run_kernel(
     for first_column in range(0, n_columns, tile_width):
         stop_column = min(first_column + tile_width, n_columns)
         tile = np.ascontiguousarray(scores[:, first_column:stop_column])
-        select_top_k(
+        select(
             tile,
             first_query,
             first_column,
@@ -76,47 +83,52 @@ def tied_scores(rng, n_rows, n_columns):
     return rng.integers(-3, 4, size=(n_rows, n_columns)).astype(np.float32)
 
 
-def test_known_answer_by_hand():
+@BOTH
+def test_known_answer_by_hand(select):
     scores = np.array([[1.0, 3.0, 2.0, 3.0, 0.0]], dtype=np.float32)
-    ids, best, _ = run_kernel(scores, 3)
+    ids, best, _ = run_kernel(scores, 3, select=select)
     # 3.0 twice: the lower column (1) first; then 2.0 at column 2.
     assert ids.tolist() == [[1, 3, 2]]
     assert best.tolist() == [[3.0, 3.0, 2.0]]
 
 
+@BOTH
 @pytest.mark.parametrize("k", [1, 2, 7, 40])
-def test_agrees_with_full_sort_on_ties(k):
+def test_agrees_with_full_sort_on_ties(select, k):
     rng = np.random.default_rng(k)
     scores = tied_scores(rng, 9, 40)
-    ids, best, _ = run_kernel(scores, k)
+    ids, best, _ = run_kernel(scores, k, select=select)
     expected_ids, expected_best = reference_select(scores, k)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)
 
 
-def test_long_rows_cross_many_chunks():
+@BOTH
+def test_long_rows_cross_many_chunks(select):
     # Rows longer than the vectorised chunk with a ragged tail, continuous scores.
     rng = np.random.default_rng(1)
     scores = rng.standard_normal((5, 1000)).astype(np.float32)
     scores[:, 997] = 10.0  # the best item sits in the unchunked tail
-    ids, best, _ = run_kernel(scores, 10)
+    ids, best, _ = run_kernel(scores, 10, select=select)
     expected_ids, expected_best = reference_select(scores, 10)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)
     assert (ids[:, 0] == 997).all()
 
 
-def test_biases_are_added_before_selection():
+@BOTH
+def test_biases_are_added_before_selection(select):
     rng = np.random.default_rng(2)
     scores = tied_scores(rng, 6, 130)
     biases = rng.integers(-2, 3, size=130).astype(np.float32)
-    ids, best, _ = run_kernel(scores, 5, biases=biases)
+    ids, best, _ = run_kernel(scores, 5, biases=biases, select=select)
     expected_ids, expected_best = reference_select(scores + biases, 5)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)
 
 
-def test_exclusions_use_the_query_rows_of_the_block():
+@BOTH
+def test_exclusions_use_the_query_rows_of_the_block(select):
     rng = np.random.default_rng(3)
     n_query, n_columns = 6, 20
     excluded = [rng.choice(n_columns, size=rng.integers(0, 8), replace=False) for _ in range(n_query)]
@@ -124,7 +136,9 @@ def test_exclusions_use_the_query_rows_of_the_block():
     indices = np.concatenate(excluded).astype(np.int64)
     scores = tied_scores(rng, n_query, n_columns)
     # Only the block of queries 2..4 is passed; results land at those rows.
-    ids, best, block = run_kernel(scores[2:5], 4, indptr=indptr, indices=indices, first_query=2, n_query=n_query)
+    ids, best, block = run_kernel(
+        scores[2:5], 4, indptr=indptr, indices=indices, first_query=2, n_query=n_query, select=select
+    )
     expected_ids, expected_best = reference_select(scores[2:5], 4, excluded[2:5])
     np.testing.assert_array_equal(ids[2:5], expected_ids)
     np.testing.assert_array_equal(best[2:5], expected_best)
@@ -134,38 +148,42 @@ def test_exclusions_use_the_query_rows_of_the_block():
         assert np.all(block[offset, excluded[row]] == -np.inf)
 
 
-def test_pads_with_minus_one_and_minus_infinity():
+@BOTH
+def test_pads_with_minus_one_and_minus_infinity(select):
     scores = np.array([[5.0, 4.0, 3.0, 2.0]], dtype=np.float32)
     indptr = np.array([0, 3], dtype=np.int64)
     indices = np.array([0, 2, 3], dtype=np.int64)
-    ids, best, _ = run_kernel(scores, 3, indptr=indptr, indices=indices)
+    ids, best, _ = run_kernel(scores, 3, indptr=indptr, indices=indices, select=select)
     assert ids.tolist() == [[1, -1, -1]]
     assert best[0, 0] == 4.0 and np.all(best[0, 1:] == -np.inf)
 
 
-def test_item_to_column_maps_catalogue_exclusions_to_candidate_columns():
+@BOTH
+def test_item_to_column_maps_catalogue_exclusions_to_candidate_columns(select):
     # Two candidate columns hold catalogue items 4 and 7 of 9.
     scores = np.array([[1.0, 2.0]], dtype=np.float32)
     item_to_column = np.full(9, -1, dtype=np.int64)
     item_to_column[[4, 7]] = [0, 1]
     indptr = np.array([0, 2], dtype=np.int64)
     indices = np.array([7, 3], dtype=np.int64)  # item 3 is no candidate: ignored
-    ids, best, _ = run_kernel(scores, 2, indptr=indptr, indices=indices, item_to_column=item_to_column)
+    ids, best, _ = run_kernel(scores, 2, indptr=indptr, indices=indices, item_to_column=item_to_column, select=select)
     assert ids.tolist() == [[0, -1]]
     assert best[0, 0] == 1.0
 
 
-def test_nan_and_minus_infinity_scores_are_never_returned():
+@BOTH
+def test_nan_and_minus_infinity_scores_are_never_returned(select):
     scores = np.array([[np.nan, 1.0, -np.inf, np.inf, 0.5]], dtype=np.float32)
-    ids, best, _ = run_kernel(scores, 5)
+    ids, best, _ = run_kernel(scores, 5, select=select)
     assert ids.tolist() == [[3, 1, 4, -1, -1]]
     assert best[0, :3].tolist() == [np.inf, 1.0, 0.5]
 
 
-def test_k_equal_to_row_length_is_a_full_sort():
+@BOTH
+def test_k_equal_to_row_length_is_a_full_sort(select):
     rng = np.random.default_rng(4)
     scores = tied_scores(rng, 3, 70)
-    ids, best, _ = run_kernel(scores, 70)
+    ids, best, _ = run_kernel(scores, 70, select=select)
     expected_ids, expected_best = reference_select(scores, 70)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)
@@ -187,3 +205,57 @@ def test_tiles_left_to_right_equal_one_pass(tile_width):
     expected_ids, expected_best = reference_select(scores + biases, 9, excluded)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_array_equal(best, expected_best)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 6),
+    width=st.integers(1, 150),
+    k=st.integers(1, 150),
+    n_levels=st.sampled_from([1, 3, 0]),
+    special_share=st.sampled_from([0.0, 0.0, 0.1, 0.9]),
+    use_biases=st.booleans(),
+    exclusion=st.sampled_from(["none", "all columns", "candidates"]),
+    first_query=st.integers(0, 2),
+)
+def test_numpy_twin_matches_the_kernel(
+    seed, n_rows, width, k, n_levels, special_share, use_biases, exclusion, first_query
+):
+    # Ties, NaN and infinite scores, biases, exclusions through a candidate
+    # map, rows at an offset: the same columns, scores and tile afterwards.
+    rng = np.random.default_rng(seed)
+    k = min(k, width)
+    shape = (n_rows, width)
+    scores = (rng.integers(0, n_levels, shape) if n_levels else rng.normal(size=shape)).astype(np.float32)
+    special = rng.random(shape) < special_share
+    scores[special] = rng.choice(np.array([np.nan, -np.inf, np.inf], dtype=np.float32), size=int(special.sum()))
+    biases = rng.integers(-1, 2, width).astype(np.float32) if use_biases else EMPTY_FLOAT
+    n_query = first_query + n_rows + 1
+    indptr, indices, item_to_column = EMPTY_INDEX, EMPTY_INDEX, None
+    if exclusion != "none":
+        n_items = width if exclusion == "all columns" else width + 5
+        item_to_column = np.full(n_items, -1, dtype=np.int64)
+        item_to_column[np.sort(rng.choice(n_items, width, replace=False))] = np.arange(width)
+        excluded = [rng.choice(n_items, rng.integers(0, n_items + 1), replace=False) for _ in range(n_query)]
+        indptr = np.concatenate([[0], np.cumsum([len(row) for row in excluded])]).astype(np.int64)
+        indices = np.concatenate(excluded).astype(np.int64)
+    options = dict(
+        biases=biases,
+        indptr=indptr,
+        indices=indices,
+        item_to_column=item_to_column,
+        first_query=first_query,
+        n_query=n_query,
+    )
+    compiled = run_kernel(scores, k, **options)
+    twin = run_kernel(scores, k, **options, select=topk_numpy.select_top_k)
+    np.testing.assert_array_equal(twin[0], compiled[0])
+    np.testing.assert_array_equal(twin[1], compiled[1])
+    np.testing.assert_array_equal(twin[2], compiled[2])  # NaN compare equal here
+
+
+def test_numpy_twin_refuses_a_tile_of_a_longer_row():
+    scores = np.zeros((1, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match="whole row in one tile"):
+        run_kernel(scores, 2, tile_width=2, select=topk_numpy.select_top_k)

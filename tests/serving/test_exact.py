@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tripletrec.serving.exact as topk_module
+from tripletrec.kernels import topk_numpy
 from tripletrec.serving.exact import cosine_top_k, default_block_size, top_k
+
+from ..conftest import PATHS, forced_path
 
 
 def reference_top_k(user_vectors, item_vectors, k, item_biases=None, excluded=None, candidates=None):
@@ -51,6 +54,7 @@ def integer_model(seed, n_query=12, n_items=50, dim=3):
     return rng, users, items, biases, excluded
 
 
+@pytest.mark.usefixtures("path")
 def test_known_answer_by_hand():
     users = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     items = np.array([[0.5, 1.0], [2.0, 0.0], [1.0, 3.0]], dtype=np.float32)
@@ -62,6 +66,7 @@ def test_known_answer_by_hand():
     assert ids.dtype == np.int64 and scores.dtype == np.float32
 
 
+@pytest.mark.usefixtures("path")
 @pytest.mark.parametrize("use_biases", [False, True])
 @pytest.mark.parametrize("use_exclusions", [False, True])
 @pytest.mark.parametrize("use_candidates", [False, True])
@@ -90,6 +95,7 @@ def test_agrees_with_argsort_reference(use_biases, use_exclusions, use_candidate
     np.testing.assert_array_equal(scores, expected_scores)
 
 
+@pytest.mark.usefixtures("path")
 def test_continuous_scores_match_reference_within_rounding():
     rng = np.random.default_rng(11)
     users = rng.standard_normal((40, 16)).astype(np.float32)
@@ -133,20 +139,94 @@ def test_property_matches_reference(seed, n_query, n_items, dim, data):
     available = n_items if candidates is None else len(candidates)
     k = data.draw(st.integers(1, available), label="k")
     block_size = data.draw(st.integers(1, n_query + 1), label="block_size")
-    ids, scores = top_k(
-        users,
-        items,
-        k,
-        item_biases=biases,
-        exclude=None if excluded is None else as_csr(excluded, n_items),
-        candidates=candidates,
-        block_size=block_size,
-    )
     expected_ids, expected_scores = reference_top_k(users, items, k, biases, excluded, candidates)
-    np.testing.assert_array_equal(ids, expected_ids)
-    np.testing.assert_array_equal(scores, expected_scores)
+    for path in PATHS:
+        with forced_path(path):
+            ids, scores = top_k(
+                users,
+                items,
+                k,
+                item_biases=biases,
+                exclude=None if excluded is None else as_csr(excluded, n_items),
+                candidates=candidates,
+                block_size=block_size,
+            )
+        np.testing.assert_array_equal(ids, expected_ids, err_msg=path)
+        np.testing.assert_array_equal(scores, expected_scores, err_msg=path)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_query=st.integers(1, 40),
+    n_items=st.integers(1, 300),
+    dim=st.integers(1, 16),
+    data=st.data(),
+)
+def test_numpy_and_compiled_paths_agree(seed, n_query, n_items, dim, data):
+    # Continuous scores (rounded by BLAS), some items duplicated so that
+    # scores tie exactly, biases, exclusions, candidates and query blocks:
+    # both paths score the same tiles and must return the same ids and scores.
+    rng = np.random.default_rng(seed)
+    users = rng.standard_normal((n_query, dim)).astype(np.float32)
+    items = rng.standard_normal((n_items, dim)).astype(np.float32)
+    items[rng.random(n_items) < 0.3] = items[0]
+    biases = rng.standard_normal(n_items).astype(np.float32) if data.draw(st.booleans(), label="biases") else None
+    if biases is not None:
+        biases[items[:, 0] == items[0, 0]] = biases[0]
+    exclude = (
+        as_csr([rng.choice(n_items, size=rng.integers(0, n_items + 1), replace=False) for _ in range(n_query)], n_items)
+        if data.draw(st.booleans(), label="exclude")
+        else None
+    )
+    candidates = (
+        rng.choice(n_items, size=rng.integers(1, n_items + 1)) if data.draw(st.booleans(), label="candidates") else None
+    )
+    available = n_items if candidates is None else len(np.unique(candidates))
+    k = data.draw(st.integers(1, available), label="k")
+    block_size = data.draw(st.sampled_from([None, 1, 7]), label="block_size")
+    results = {}
+    for path in PATHS:
+        with forced_path(path):
+            results[path] = top_k(
+                users, items, k, item_biases=biases, exclude=exclude, candidates=candidates, block_size=block_size
+            )
+    np.testing.assert_array_equal(results["numpy"][0], results["compiled"][0])
+    np.testing.assert_array_equal(results["numpy"][1], results["compiled"][1])
+
+
+def test_size_rule_picks_the_path(monkeypatch):
+    # queries x scored items up to NUMPY_SELECTION_MAX_SCORES, every item in
+    # one tile: numpy; otherwise the compiled kernel.
+    calls = []
+    for module, name in ((topk_module, "select_top_k"), (topk_numpy, "select_top_k")):
+        original = getattr(module, name)
+
+        def spy(*arguments, module=module, original=original):
+            calls.append(module)
+            original(*arguments)
+
+        monkeypatch.setattr(module, name, spy)
+    _, users, items, biases, excluded = integer_model(5, n_query=4, n_items=30)
+    exclude = as_csr(excluded, 30)
+    monkeypatch.setattr(topk_module, "NUMPY_SELECTION_MAX_SCORES", 4 * 30)
+    small = top_k(users, items, 5, item_biases=biases, exclude=exclude)
+    assert set(calls) == {topk_numpy}
+    calls.clear()
+    monkeypatch.setattr(topk_module, "NUMPY_SELECTION_MAX_SCORES", 4 * 30 - 1)
+    large = top_k(users, items, 5, item_biases=biases, exclude=exclude)
+    assert set(calls) == {topk_module}
+    calls.clear()
+    monkeypatch.setattr(topk_module, "NUMPY_SELECTION_MAX_SCORES", 10**9)
+    monkeypatch.setattr(topk_module, "ITEM_CHUNK", 29)  # the items no longer fit one tile
+    chunked = top_k(users, items, 5, item_biases=biases, exclude=exclude)
+    assert set(calls) == {topk_module}
+    for got in (large, chunked):
+        np.testing.assert_array_equal(got[0], small[0])
+        np.testing.assert_array_equal(got[1], small[1])
+
+
+@pytest.mark.usefixtures("path")
 def test_batch_equals_single_rows():
     _, users, items, biases, excluded = integer_model(3)
     exclude = as_csr(excluded, 50)
@@ -157,6 +237,7 @@ def test_batch_equals_single_rows():
         np.testing.assert_array_equal(single_scores[0], scores[row])
 
 
+@pytest.mark.usefixtures("path")
 def test_block_size_does_not_change_the_result():
     rng = np.random.default_rng(5)
     users = rng.standard_normal((37, 8)).astype(np.float32)
@@ -169,6 +250,7 @@ def test_block_size_does_not_change_the_result():
         np.testing.assert_allclose(scores, results[0][1], rtol=1e-6)
 
 
+@pytest.mark.usefixtures("path")
 def test_threads_setting_gives_the_same_answer():
     _, users, items, biases, excluded = integer_model(9)
     expected = top_k(users, items, 5, item_biases=biases, exclude=as_csr(excluded, 50))
@@ -177,6 +259,7 @@ def test_threads_setting_gives_the_same_answer():
     np.testing.assert_array_equal(got[1], expected[1])
 
 
+@pytest.mark.usefixtures("path")
 def test_indptr_indices_pair_and_unsorted_duplicate_csr_equal_plain_csr():
     _, users, items, _, excluded = integer_model(4)
     csr = as_csr(excluded, 50)
@@ -190,6 +273,7 @@ def test_indptr_indices_pair_and_unsorted_duplicate_csr_equal_plain_csr():
         np.testing.assert_array_equal(got[0], expected[0])
 
 
+@pytest.mark.usefixtures("path")
 def test_k_equal_to_catalogue_and_padding_after_exclusion():
     users = np.array([[1.0], [-1.0]], dtype=np.float32)
     items = np.array([[3.0], [1.0], [2.0]], dtype=np.float32)
@@ -200,6 +284,7 @@ def test_k_equal_to_catalogue_and_padding_after_exclusion():
     assert scores[1].tolist() == [-1.0, -2.0, -3.0]
 
 
+@pytest.mark.usefixtures("path")
 def test_candidates_return_catalogue_indices_and_ignore_duplicates():
     users = np.array([[1.0]], dtype=np.float32)
     items = np.arange(10, dtype=np.float32)[:, None]
@@ -209,6 +294,7 @@ def test_candidates_return_catalogue_indices_and_ignore_duplicates():
     assert scores.tolist() == [[7.0, 2.0, 0.0]]
 
 
+@pytest.mark.usefixtures("path")
 def test_ties_are_broken_by_lower_item_index():
     users = np.ones((1, 2), dtype=np.float32)
     items = np.array([[1, 0], [0, 1], [2, 0], [1, 1], [0, 2]], dtype=np.float32)
@@ -217,6 +303,7 @@ def test_ties_are_broken_by_lower_item_index():
     assert scores.tolist() == [[2.0, 2.0, 2.0, 1.0]]
 
 
+@pytest.mark.usefixtures("path")
 def test_no_queries_and_float64_input():
     items = np.eye(4)
     ids, scores = top_k(np.zeros((0, 4)), items, 2)
@@ -263,8 +350,13 @@ def test_overlapped_and_sequential_tile_loops_agree():
     )
     overlapped = topk_module._score_and_select(*arguments, overlap=True)
     sequential = topk_module._score_and_select(*arguments, overlap=False)
-    np.testing.assert_array_equal(overlapped[0], sequential[0])
-    np.testing.assert_array_equal(overlapped[1], sequential[1])
+    # The numpy selection needs every item in one tile (item_chunk 40).
+    in_numpy = topk_module._score_and_select(*arguments[:-1], 40, in_numpy=True)
+    with pytest.raises(ValueError, match="every item in one tile"):
+        topk_module._score_and_select(*arguments, in_numpy=True)
+    for other in (sequential, in_numpy):
+        np.testing.assert_array_equal(overlapped[0], other[0])
+        np.testing.assert_array_equal(overlapped[1], other[1])
     np.testing.assert_array_equal(overlapped[0], reference_top_k(users, items, 5, biases, excluded)[0])
 
 
@@ -316,6 +408,7 @@ def test_bad_vectors_are_named():
         top_k(np.ones((1, 3)), np.array([["a", "b", "c"]]), 1)
 
 
+@pytest.mark.usefixtures("path")
 def test_cosine_agrees_with_scikit_learn_and_excludes_self():
     from sklearn.metrics.pairwise import cosine_similarity
 
@@ -336,6 +429,7 @@ def test_cosine_agrees_with_scikit_learn_and_excludes_self():
     assert np.all(np.abs(similarities) <= 1.0 + 1e-6)
 
 
+@pytest.mark.usefixtures("path")
 def test_cosine_known_answer_and_scale_invariance():
     vectors = np.array([[1.0, 0.0], [10.0, 0.0], [1.0, 1.0], [0.0, -3.0]], dtype=np.float32)
     ids, similarities = cosine_top_k(vectors[:1], vectors, 3, exclude_self_indices=[0])
@@ -343,6 +437,7 @@ def test_cosine_known_answer_and_scale_invariance():
     np.testing.assert_allclose(similarities, [[1.0, np.sqrt(0.5), 0.0]], atol=1e-6)
 
 
+@pytest.mark.usefixtures("path")
 def test_cosine_pads_when_self_exclusion_leaves_too_few_and_merges_exclude():
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=np.float32)
     ids, similarities = cosine_top_k(vectors, vectors, 3, exclude_self_indices=[0, 1, -1])

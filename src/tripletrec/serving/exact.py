@@ -11,6 +11,13 @@ reused buffers, so memory stays bounded whatever the number of queries or
 items; :func:`tripletrec.kernels.topk.select_top_k` feeds each tile into
 running size-k heaps, in parallel over rows, while the next tile is being
 scored.
+
+Small requests (at most :data:`NUMPY_SELECTION_MAX_SCORES` scores, every
+item in one tile) are selected in numpy instead
+(:func:`tripletrec.kernels.topk_numpy.select_top_k`), with the same scores
+and the same answer: compiling the selection kernel takes seconds the first
+time, more than numpy needs for such a request, so a first
+``recommend`` on a small catalogue does not wait for a compiler.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ import scipy.sparse as sp
 
 from .._parallel import kernel_threads
 from .._validation import check_integer
+from ..kernels import topk_numpy
 from ..kernels.topk import select_top_k
 
 __all__ = [
     "DEFAULT_TILE_BYTES",
     "ITEM_CHUNK",
+    "NUMPY_SELECTION_MAX_SCORES",
     "check_threads",
     "cosine_top_k",
     "default_block_size",
@@ -45,6 +54,15 @@ ITEM_CHUNK = 65536
 
 #: Target size of one tile of scores; two tiles are in use at a time.
 DEFAULT_TILE_BYTES = 64 * 2**20
+
+#: Up to this many scores (queries x scored items), with every item in one
+#: tile (at most :data:`ITEM_CHUNK`), :func:`top_k` selects in numpy rather
+#: than with the compiled kernel; the answer is the same. The compile costs
+#: about 3 s on 2 cores the first time (then it is cached on disk); numpy
+#: selects 2**22 scores in about 50 ms (warm kernel: about 15 ms) and a few
+#: users of a MovieLens-100k catalogue in under a millisecond, faster than
+#: the kernel's thread start.
+NUMPY_SELECTION_MAX_SCORES = 2**22
 
 
 def default_block_size(n_columns: int) -> int:
@@ -173,6 +191,7 @@ def _score_and_select(
     threads: int,
     item_chunk: int,
     overlap: bool = True,
+    in_numpy: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tile loop of :func:`top_k`, on checked arguments.
 
@@ -188,7 +207,16 @@ def _score_and_select(
     have work. The overlapped selection gets a quarter of the threads (it is
     that much cheaper than the product); the last tile, which nothing
     overlaps, gets them all.
+
+    With ``in_numpy`` (which needs ``item_chunk >= n_columns``: one tile per
+    block of queries) each tile is selected by
+    :func:`tripletrec.kernels.topk_numpy.select_top_k` in the calling
+    thread, after the same BLAS product; ``overlap`` and ``threads`` then
+    play no part.
     """
+    if in_numpy and item_chunk < scored_transposed.shape[1]:
+        raise ValueError("the numpy selection needs every item in one tile (item_chunk >= n_columns)")
+    overlap = overlap and not in_numpy
     n_query = user_vectors.shape[0]
     n_columns = scored_transposed.shape[1]
     item_chunk = max(1, min(item_chunk, n_columns))
@@ -234,7 +262,9 @@ def _score_and_select(
                 out_columns,
                 out_scores,
             )
-            if overlap and tile_number + 1 < len(tiles):
+            if in_numpy:
+                topk_numpy.select_top_k(*arguments)
+            elif overlap and tile_number + 1 < len(tiles):
                 pending = selector.submit(_select_block, overlapped_threads, *arguments)
             else:
                 pending = None
@@ -285,7 +315,8 @@ def top_k(
         Numba threads for the selection (the BLAS library keeps its own
         setting). Tiles selected while BLAS scores the next one use a quarter
         of them (at least one); the last tile uses all. Default: numba's
-        current setting.
+        current setting. Unused by small requests, which numpy selects in
+        the calling thread (see Notes).
 
     Returns
     -------
@@ -309,6 +340,12 @@ def top_k(
     items (never returned); finite inputs of sensible size never do.
     The matrix product may use a different BLAS code path for one row than
     for many, so scores can differ from a single-query call in the last bit.
+
+    Size rule: when ``n_query * n_scored <= NUMPY_SELECTION_MAX_SCORES``
+    (``n_scored`` the items or candidates scored) and ``n_scored <=
+    ITEM_CHUNK``, the selection runs in numpy, which needs no compiled
+    kernel; otherwise in the compiled kernel. Both take the same scores and
+    return the same ids and scores.
 
     Examples
     --------
@@ -365,6 +402,7 @@ def top_k(
         block_size,
         check_threads(threads),
         ITEM_CHUNK,
+        in_numpy=n_columns <= ITEM_CHUNK and n_query * n_columns <= NUMPY_SELECTION_MAX_SCORES,
     )
     if candidate_items is None:
         return out_columns, out_scores
