@@ -100,7 +100,7 @@ class Representation:
 # ------------------------------------------------------------------ systems
 def fit_tripletrec(train, user_given, item_given, config, threads, seed, features=True):
     """Fit tripletrec (hybrid unless ``features`` is False); return its Representation."""
-    model = MatrixFactorization(dim=DIM, threads=threads, seed=seed, **config)
+    model = MatrixFactorization(**{"dim": DIM, "threads": threads, "seed": seed, **config})
     if features:
         model.fit(train, user_features=user_given, item_features=item_given, progress=False)
     else:
