@@ -32,12 +32,17 @@ ITEM_FEATURES = sp.csr_matrix(
 class ReferenceHybrid:
     """A float64 numpy twin of the feature kernel's updates (same row order)."""
 
-    def __init__(self, user_table, item_table, item_biases, optimizer, learning_rate, l2, bias_l2):
+    def __init__(
+        self, user_table, item_table, item_biases, optimizer, learning_rate, l2, bias_l2, feature_l2=None, starts=None
+    ):
         self.tables = {"user": user_table.astype(np.float64), "item": item_table.astype(np.float64)}
         self.bias = item_biases.astype(np.float64)
         self.features = {"user": USER_FEATURES.toarray().astype(np.float64), "item": ITEM_FEATURES.toarray()}
         self.optimizer = optimizer
         self.learning_rate, self.l2, self.bias_l2 = learning_rate, l2, bias_l2
+        # Columns from starts[side] on are identities (l2); the others take feature_l2.
+        self.feature_l2 = l2 if feature_l2 is None else feature_l2
+        self.starts = starts or {"user": USER_FEATURES.shape[1], "item": ITEM_FEATURES.shape[1]}
         start = training.ADAGRAD_INITIAL_ACCUMULATOR if "adagrad" in optimizer else 0.0
         self.second = {name: np.full_like(table, start) for name, table in self.tables.items()}
         self.second["bias"] = np.full_like(self.bias, start)
@@ -73,7 +78,8 @@ class ReferenceHybrid:
         for column in columns:
             weight = self.features[side][row, column]
             self.steps[side][column] += 1
-            gradient = weight * scale * direction + self.l2 * table[column]
+            l2 = self.l2 if column >= self.starts[side] else self.feature_l2
+            gradient = weight * scale * direction + l2 * table[column]
             self._step(side, table, column, gradient, self.steps[side][column])
         if with_biases:
             for column in columns:
@@ -134,6 +140,8 @@ def run_feature_kernel(
     snapshot=None,
     identity_dropout=0.0,
     identity_start=6,
+    user_identity_start=4,
+    feature_l2=None,
 ):
     """One epoch over user 0's single positive (item 1, weight 2), every negative forced to ``negative``.
 
@@ -190,7 +198,9 @@ def run_feature_kernel(
             feature_rows(ITEM_FEATURES),
             *snapshot,
             np.float32(identity_dropout),
+            np.int64(user_identity_start),
             np.int64(identity_start),
+            np.float32(settings["l2"] if feature_l2 is None else feature_l2),
         ),
         training.Model(user_table, item_table, item_biases),
         state,
@@ -319,3 +329,30 @@ def test_identity_dropout_leaves_the_identity_columns_out(loss):
     assert dropped[2][5] == start[2][5]
     # The other columns of the positive still learn.
     assert not np.array_equal(dropped[1][1], start[1][1])
+
+
+@pytest.mark.parametrize("optimizer", training.OPTIMIZERS)
+def test_feature_columns_take_feature_l2_and_identities_l2(optimizer):
+    tables = start_tables()
+    settings = dict(learning_rate=0.05, l2=0.2, bias_l2=0.03, margin=1.0)
+    # Users: columns 0-2 are features, 3 the identity; items: 0-4 features, 5 an identity.
+    starts = {"user": 3, "item": 5}
+    reference = ReferenceHybrid(*tables, optimizer, 0.05, 0.2, 0.03, feature_l2=0.01, starts=starts)
+    reference.train_example("bpr", 1, 3, 2.0, 1.0, 1)
+    run_feature_kernel(
+        tables,
+        loss="bpr",
+        optimizer=optimizer,
+        negative=3,
+        n_negatives=1,
+        settings=settings,
+        identity_start=5,
+        user_identity_start=3,
+        feature_l2=0.01,
+    )
+    np.testing.assert_allclose(tables[0], reference.tables["user"], rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(tables[1], reference.tables["item"], rtol=2e-5, atol=2e-6)
+    # The same example with one l2 everywhere moves the feature rows differently.
+    uniform = ReferenceHybrid(*start_tables(), optimizer, 0.05, 0.2, 0.03)
+    uniform.train_example("bpr", 1, 3, 2.0, 1.0, 1)
+    assert not np.allclose(uniform.tables["item"][2], reference.tables["item"][2])

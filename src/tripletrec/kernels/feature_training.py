@@ -115,7 +115,16 @@ values : ndarray, shape (nnz,), float32
 
 FeatureData = namedtuple(
     "FeatureData",
-    ["user_features", "item_features", "item_vectors", "item_vector_biases", "identity_dropout", "item_identity_start"],
+    [
+        "user_features",
+        "item_features",
+        "item_vectors",
+        "item_vector_biases",
+        "identity_dropout",
+        "user_identity_start",
+        "item_identity_start",
+        "feature_l2",
+    ],
 )
 FeatureData.__doc__ = """The feature matrices of a hybrid model, and a snapshot of the item representations.
 
@@ -137,9 +146,14 @@ identity_dropout : float32
     Probability, per item and step, of leaving the item's identity column
     out of its representation (forward and backward), so that its features
     learn to stand for it alone, as they must for a new item [3]_. 0: never.
-item_identity_start : int64
-    The first identity column of the item features (their number when there
-    is none).
+user_identity_start, item_identity_start : int64
+    The first identity column of the user (item) features (their number
+    when there is none).
+feature_l2 : float32
+    The L2 penalty of the given (non-identity) feature columns; the identity
+    columns take ``Settings.l2``. A feature shared by many rows is touched by
+    many steps, so a per-step penalty shrinks it in proportion to its
+    frequency: a smaller one keeps it from being shrunk away.
 """
 
 FeatureScratch = namedtuple("FeatureScratch", ["positions", "kos_scores", "kos_positions", "vectors"])
@@ -201,15 +215,17 @@ def _identity_limit(state, features, n_columns):
 
 
 # --------------------------------------------------------------- the steps
-def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, settings, tracked, limit):
+def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, rule, tracked, limit):
     """The optimizer step of every feature row of ``row`` below column ``limit`` (a template, see :func:`_variant`).
 
     Feature column ``f`` of weight ``w`` steps on ``w * scale * direction +
-    l2 * table[f]``. ``tracked`` (a representation vector, or empty) receives
+    l2 * table[f]``, where ``rule`` is ``(learning_rate, feature_l2,
+    identity_l2, identity_start)``: ``l2`` is ``identity_l2`` for the
+    identity columns (from ``identity_start`` on) and ``feature_l2`` for the
+    others. ``tracked`` (a representation vector, or empty) receives
     ``w * (new - old)`` of each row, so that it stays ``F[row] @ table``.
     """
-    learning_rate = settings.learning_rate
-    l2 = settings.l2
+    learning_rate, feature_l2, identity_l2, identity_start = rule
     dim = direction.shape[0]
     tracking = tracked.shape[0] > 0
     for entry in range(rows.indptr[row], rows.indptr[row + 1]):
@@ -218,6 +234,7 @@ def _update_rows(rows, row, table, moment1, moment2, steps, direction, scale, se
             break
         weight = rows.values[entry]
         gradient = weight * scale
+        l2 = identity_l2 if column >= identity_start else feature_l2
         embedding = table[column]
         if _OPTIMIZER == ROWWISE_ADAGRAD:
             squares = _ZERO32
@@ -267,7 +284,7 @@ def _update_item(item, scale, features, model, optimizer_state, direction, setti
         optimizer_state.item_steps,
         direction,
         scale,
-        settings,
+        (settings.learning_rate, features.feature_l2, settings.l2, features.item_identity_start),
         direction[:0],
         limit,
     )
@@ -316,7 +333,7 @@ def _update_user(user, direction, scale, features, model, optimizer_state, setti
         optimizer_state.user_steps,
         direction,
         scale,
-        settings,
+        (settings.learning_rate, features.feature_l2, settings.l2, features.user_identity_start),
         user_vector,
         model.user_factors.shape[0],
     )
