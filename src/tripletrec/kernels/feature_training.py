@@ -365,6 +365,21 @@ def _point_step(user, item, gradient, item_vector, features, model, optimizer_st
 
 
 # ------------------------------------------------------------------- epochs
+def _draw(state, data, start, stop, n_items_bound, settings):
+    """One negative for the user whose items are ``data.indices[start:stop]`` (a template: ``_SAMPLER``)."""
+    return draw_negative(
+        state,
+        _SAMPLER,
+        n_items_bound,
+        data.alias_threshold,
+        data.alias,
+        data.indices,
+        start,
+        stop,
+        settings.unseen_max_draws,
+    )
+
+
 def _train_positions(state, data, features, model, optimizer_state, scratch, settings):
     """Train on the interactions at ``scratch.positions``, in that order (a template).
 
@@ -443,17 +458,7 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
                 positive_limit,
             )
             for _ in range(settings.n_negatives):
-                state, negative = draw_negative(
-                    state,
-                    _SAMPLER,
-                    n_items_bound,
-                    data.alias_threshold,
-                    data.alias,
-                    indices,
-                    start,
-                    stop,
-                    settings.unseen_max_draws,
-                )
+                state, negative = _draw(state, data, start, stop, n_items_bound, settings)
                 state, negative_limit = _identity_limit(state, features, n_item_columns)
                 negative_bias = _represent_row(
                     item_rows, negative, item_table, item_biases, negative_vector, negative_limit
@@ -483,17 +488,7 @@ def _train_positions(state, data, features, model, optimizer_state, scratch, set
         # the other pairwise losses make one step per negative.
         n_draws = settings.max_sampled if _WARP_LIKE else settings.n_negatives
         for draws in range(1, n_draws + 1):
-            state, negative = draw_negative(
-                state,
-                _SAMPLER,
-                n_items_bound,
-                data.alias_threshold,
-                data.alias,
-                indices,
-                start,
-                stop,
-                settings.unseen_max_draws,
-            )
+            state, negative = _draw(state, data, start, stop, n_items_bound, settings)
             if _WARP_LIKE:
                 # Screen the draw with the item's representation from the start
                 # of the epoch: one dot product instead of the feature sum.
@@ -604,6 +599,7 @@ _OPTIMIZER = -1
 _SAMPLER = -1
 
 _TEMPLATES = (
+    (_draw, {"forceinline": True, **_NO_WRAPPER}),
     (_update_rows, {"forceinline": True, **_NO_WRAPPER}),
     (_update_item, {"forceinline": True, **_NO_WRAPPER}),
     (_update_user, {"forceinline": True, **_NO_WRAPPER}),
