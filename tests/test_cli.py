@@ -190,3 +190,30 @@ def test_an_output_path_that_is_not_utf8_is_written_and_printed(tmp_path):
     assert b"Traceback" not in result.stderr
     assert os.path.exists(target)
     assert b"model saved to" in result.stdout
+
+
+def test_fit_with_features_trains_the_hybrid(capsys, data_dir):
+    status, out, err = run_cli(
+        capsys, "fit", "--dataset", "ml-100k", "--split", "ua", "--features", "--dim", "8", "--epochs", "2", "--json"
+    )
+    assert status == 0, err
+    document = json.loads(out)
+    # ml-100k: age groups, genders, occupations and zip regions; genres, decades and title words.
+    assert document["features"]["user"] > 20 and document["features"]["item"] > 100
+    assert 0.5 < document["evaluation"]["metrics"]["auc"] <= 1.0
+    status, out, err = run_cli(capsys, "fit", "--dataset", "ml-100k", "--split", "ua", "--features", "--epochs", "1")
+    assert status == 0, err
+    assert "side features: " in out.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fit", "--dataset", "synthetic", "--features"],
+        ["fit", "--data", "clicks.csv", "--user-col", "u", "--item-col", "i", "--features"],
+    ],
+)
+def test_fit_features_need_movielens(capsys, argv):
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2 and err.count("\n") == 1
+    assert "--features needs a MovieLens dataset with side features" in err

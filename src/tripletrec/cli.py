@@ -143,6 +143,12 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--negatives", default="uniform", help="uniform, unseen or popularity (default uniform)")
     training.add_argument("--n-negatives", type=int, default=1, help="negatives per positive (default 1)")
     training.add_argument("--threads", type=int, default=None, help="training threads (default: all cores)")
+    training.add_argument(
+        "--features",
+        action="store_true",
+        help="train the hybrid on the dataset's side features (MovieLens: age, gender, occupation, zip; "
+        "genres, decade, title words)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("-k", type=int, default=10, help="cut of precision@k (default 10)")
     _add_json(output)
@@ -195,8 +201,17 @@ def _command_fit(args: argparse.Namespace) -> int:
     model = _build_model(args)
     if args.plot is not None:
         _check_plotting()
+    if args.features and (args.data is not None or args.dataset == "synthetic"):
+        where = f"--data {args.data}" if args.data is not None else "--dataset synthetic"
+        raise UserError(f"--features needs a MovieLens dataset with side features; {where} has none")
     data = data_options.load_dataset(args, quiet=args.json)
     train = data.train if data.train is not None else data.interactions
+    features = {}
+    if args.features:
+        from .data import movielens_features
+
+        user_features, item_features = movielens_features(data)
+        features = {"user_features": user_features, "item_features": item_features}
     test = data.test
     if args.k > train.n_items:
         raise UserError(f"-k must be at most the number of items ({train.n_items}), got {args.k}")
@@ -207,6 +222,12 @@ def _command_fit(args: argparse.Namespace) -> int:
         print(
             f"{data.name}: {train.n_users:,} users x {train.n_items:,} items, {len(train):,} training pairs"
             + (f", {len(test):,} test pairs" if test is not None else "")
+            + (
+                f"; side features: {len(features['user_features'].columns)} user and "
+                f"{len(features['item_features'].columns)} item columns"
+                if features
+                else ""
+            )
         )
         print("  ".join(f"{name:>12}" for name in columns))
 
@@ -218,7 +239,7 @@ def _command_fit(args: argparse.Namespace) -> int:
     try:
         # With a test part, fit records auc, auc_all and precision@k in history_
         # under the same names evaluate uses.
-        model.fit(train, test, metrics=FIT_METRICS, k=args.k, callbacks=[report], progress=False)
+        model.fit(train, test, metrics=FIT_METRICS, k=args.k, callbacks=[report], progress=False, **features)
     except (FloatingPointError, ValueError) as error:
         # Divergence, and settings the data makes impossible (memory for dim): name the flags.
         raise UserError(flags_for_parameters(str(error))) from None
@@ -241,6 +262,12 @@ def _command_fit(args: argparse.Namespace) -> int:
                 "train_pairs": int(len(train)),
                 "test_pairs": None if test is None else int(len(test)),
                 "params": model.get_params(),
+                "features": {
+                    side: None
+                    if getattr(model, f"{side}_feature_names_", None) is None
+                    else len(getattr(model, f"{side}_feature_names_"))
+                    for side in ("user", "item")
+                },
                 "history": model.history_,
                 "evaluation": None if evaluation is None else _evaluation_document(evaluation),
                 "model": saved,
