@@ -426,7 +426,7 @@ def print_scenario(name, rows, file):
     labels = [label for label in next(iter(rows.values())) if label not in ("setting", "validation auc", "repeats")]
     print(f"\n{name}", file=file)
     header = (
-        f"{'system':<20}"
+        f"{'system':<38}"
         + "".join(f"{label + ' auc':>12}{label + ' p@10':>12}" for label in labels)
         + "  setting (validation auc)"
     )
@@ -440,7 +440,7 @@ def print_scenario(name, rows, file):
                 + ", ".join(f"{key}={value}" for key, value in row["setting"].items())
                 + f" ({row['validation auc']:.4f})"
             )
-        print(f"{system:<20}{cells}{setting}", file=file)
+        print(f"{system:<38}{cells}{setting}", file=file)
 
 
 def print_speed(speed):

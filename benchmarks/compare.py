@@ -81,8 +81,8 @@ INSTALL_NOTES = {
         "`pip install lightfm` fails: LightFM 1.17, the latest release, does not build with current pip "
         "out of the box (its `setup.py` sets `__builtins__.__LIGHTFM_SETUP__`, and under pip's isolated "
         "build `__builtins__` is a dict: `AttributeError: 'dict' object has no attribute "
-        "'__LIGHTFM_SETUP__'`). Built here from the 1.17 source release with that line patched, by "
-        "`benchmarks/install_lightfm.sh` (with OpenMP)."
+        "'__LIGHTFM_SETUP__'`). Built here from the 1.17 source release by pip's legacy build, which runs "
+        "`setup.py` as a script, with `benchmarks/install_lightfm.sh` (with OpenMP)."
     ),
 }
 
