@@ -289,20 +289,24 @@ def test_warp_screens_draws_with_the_snapshot_and_refreshes_it(loss):
     settings = dict(learning_rate=0.05, l2=0.0, bias_l2=0.0, margin=1.0)
     # A snapshot that scores the negative far below the positive: the draw is screened out, no step.
     tables = start_tables()
-    stale = (np.zeros((ITEM_FEATURES.shape[0], 4)), np.full(ITEM_FEATURES.shape[0], -100.0))
+    exact = (ITEM_FEATURES @ tables[1], ITEM_FEATURES @ tables[2])
+    stale = (exact[0], exact[1].copy())
+    stale[1][3] = -100.0
     run_feature_kernel(tables, loss=loss, optimizer="sgd", negative=3, n_negatives=1, settings=settings, snapshot=stale)
     for table, start in zip(tables, start_tables()):
         np.testing.assert_array_equal(table, start)
-    # The exact snapshot lets the violating negative through; its row is refreshed with the exact value.
+    # A snapshot that lets the draw through: the exact check decides, and the positive's and
+    # the negative's snapshot rows are refreshed with their exact (pre-step) values.
     tables = start_tables()
-    exact_vector = ITEM_FEATURES[3] @ tables[1]
-    exact_bias = ITEM_FEATURES[3] @ tables[2]
-    wrong = (np.zeros((ITEM_FEATURES.shape[0], 4)), np.full(ITEM_FEATURES.shape[0], 100.0))
+    exact = (np.asarray(ITEM_FEATURES @ tables[1]), ITEM_FEATURES @ tables[2])
+    wrong = (np.zeros((ITEM_FEATURES.shape[0], 4)), np.zeros(ITEM_FEATURES.shape[0]))
+    wrong[1][3] = 100.0
     snapshot = run_feature_kernel(
         tables, loss=loss, optimizer="sgd", negative=3, n_negatives=1, settings=settings, snapshot=wrong
     )
-    np.testing.assert_allclose(snapshot[0][3], np.ravel(exact_vector), rtol=1e-6)
-    np.testing.assert_allclose(snapshot[1][3], exact_bias, rtol=1e-6)
+    for item in (1, 3):
+        np.testing.assert_allclose(snapshot[0][item], exact[0][item], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(snapshot[1][item], exact[1][item], rtol=1e-5, atol=1e-7)
     assert not np.allclose(tables[1], start_tables()[1])
 
 
