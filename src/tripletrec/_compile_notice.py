@@ -44,7 +44,7 @@ _KERNELS_PACKAGE = "tripletrec.kernels."
 # ranking and topk above their numpy size rules, see the module docstring).
 _LABELS = {
     "training": ("training", 7),
-    "feature_training": ("side-feature training", 6),
+    "feature_training": ("side-feature training", 7),
     "fold_in": ("fold-in (recommend_new)", 10),
     "ranking": ("evaluation", 7),
     "topk": ("top-k (recommend)", 3),
