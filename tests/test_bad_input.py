@@ -509,6 +509,16 @@ MODEL_CASES = [
         r"among must be one of 'cold', 'all', got 'warm'",
     ),
     (
+        "evaluate_cold_start features type",
+        lambda m, b: evaluate_cold_start(
+            m,
+            Interactions.from_indices([0], [0], shape=(1, 1), user_ids=IdMap([USER_IDS[0]]), item_ids=IdMap([5])),
+            item_features=[[1.0]],
+        ),
+        ValueError,
+        r"item_features must be a tripletrec.data.Features, a scipy sparse matrix or a 2-d ndarray, got list",
+    ),
+    (
         "evaluate_cold_start no cold items",
         lambda m, b: evaluate_cold_start(m, b[1], among="cold"),
         ValueError,

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import check_option
 from .data.dataset import Features
@@ -121,6 +122,11 @@ def _cold_rows(features: Any, ids: np.ndarray, cold: np.ndarray, name: str) -> A
                 f"{name} has no row for {int((rows < 0).sum())} cold id(s) (first: {cold_ids[rows < 0][:1].tolist()[0]!r})"
             )
         return Features(features.matrix[rows], features.columns, IdMap(cold_ids))
+    if not (sp.issparse(features) or isinstance(features, np.ndarray)):
+        raise ValueError(
+            f"{name} must be a tripletrec.data.Features, a scipy sparse matrix or a 2-d ndarray, "
+            f"got {type(features).__name__}"
+        )
     if features.shape[0] != len(ids):
         raise ValueError(f"{name} has {features.shape[0]} rows but test has {len(ids)} ids of that side")
     return features[np.flatnonzero(cold)]
