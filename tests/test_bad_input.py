@@ -491,6 +491,36 @@ MODEL_CASES = [
         r"add_items needs a model fitted with item_features",
     ),
     (
+        "add_items features lack an id",
+        lambda m, b: (
+            mf()
+            .fit(b[0], item_features=Features.one_hot(["x"] * 20, b[0].item_ids, "tag"))
+            .add_items([5, 6], Features.one_hot(["x"], IdMap([5]), "tag"))
+        ),
+        ValueError,
+        r"item_features has no row for 1 of the 2 ids asked for \(first: 6\)",
+    ),
+    (
+        "add_items matrix width",
+        lambda m, b: (
+            mf()
+            .fit(b[0], item_features=Features.one_hot(["x"] * 20, b[0].item_ids, "tag"))
+            .add_items([5], np.ones((1, 3)))
+        ),
+        ValueError,
+        r"item_features must have one row per new id and the model's 1 feature columns, got shape \(1, 3\)",
+    ),
+    (
+        "add_items matrix rows",
+        lambda m, b: (
+            mf()
+            .fit(b[0], item_features=Features.one_hot(["x"] * 20, b[0].item_ids, "tag"))
+            .add_items([5], np.ones((2, 1)))
+        ),
+        ValueError,
+        r"item_features has 2 rows but there are 1 ids",
+    ),
+    (
         "recommend_new nothing",
         lambda m, b: m.recommend_new(),
         ValueError,

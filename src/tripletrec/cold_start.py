@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._validation import check_option
 from .data.dataset import Features
 from .data.id_map import IdMap
 from .data.interactions import Interactions
 from .metrics import DEFAULT_METRICS, Evaluation, evaluate
+from .models.feature_matrices import feature_input, rows_for_ids
 
 __all__ = ["evaluate_cold_start"]
 
@@ -93,7 +93,7 @@ def evaluate_cold_start(
     if cold_users.any():
         if user_features is None:
             raise ValueError(f"test has {int(cold_users.sum())} users the model does not know: pass user_features")
-        rows = _cold_rows(user_features, test.user_ids.ids, cold_users, "user_features")
+        rows = _cold_rows(user_features, test.user_ids, cold_users, "user_features")
         user_vectors[cold_users] = model.user_representations(rows)
     columns = np.flatnonzero(cold_items) if among == "cold" else np.arange(test.n_items)
     if among == "cold" and len(columns) == 0:
@@ -104,7 +104,7 @@ def evaluate_cold_start(
     if cold_columns.any():
         if item_features is None:
             raise ValueError(f"test has {int(cold_items.sum())} items the model does not know: pass item_features")
-        rows = _cold_rows(item_features, test.item_ids.ids[columns], cold_columns, "item_features")
+        rows = _cold_rows(item_features, IdMap(test.item_ids.ids[columns]), cold_columns, "item_features")
         item_vectors[cold_columns], item_biases[cold_columns] = model.item_representations(rows)
     scores = user_vectors @ item_vectors.T + item_biases
     return evaluate(
@@ -112,24 +112,11 @@ def evaluate_cold_start(
     )
 
 
-def _cold_rows(features: Any, ids: np.ndarray, cold: np.ndarray, name: str) -> Any:
+def _cold_rows(features: Any, ids: IdMap, cold: np.ndarray, name: str) -> Any:
     """The feature rows of the cold entries of ``ids`` (a Features by id, a matrix by position)."""
     if isinstance(features, Features):
-        cold_ids = ids[cold]
-        rows = features.ids.to_index(cold_ids, missing="ignore")
-        if (rows < 0).any():
-            raise ValueError(
-                f"{name} has no row for {int((rows < 0).sum())} cold id(s) (first: {cold_ids[rows < 0][:1].tolist()[0]!r})"
-            )
-        return Features(features.matrix[rows], features.columns, IdMap(cold_ids))
-    if not (sp.issparse(features) or isinstance(features, np.ndarray)):
-        raise ValueError(
-            f"{name} must be a tripletrec.data.Features, a scipy sparse matrix or a 2-d ndarray, "
-            f"got {type(features).__name__}"
-        )
-    if features.shape[0] != len(ids):
-        raise ValueError(f"{name} has {features.shape[0]} rows but test has {len(ids)} ids of that side")
-    return features[np.flatnonzero(cold)]
+        return rows_for_ids(features, IdMap(ids.ids[cold]), name)
+    return feature_input(features, ids, name).matrix[np.flatnonzero(cold)]
 
 
 def _columns(data: Interactions, columns: np.ndarray) -> Interactions:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from ..data.dataset import Features, canonical_csr
 from ..data.id_map import IdMap
 
-__all__ = ["FeatureInput", "columns_by_name", "feature_input", "model_matrix", "new_rows"]
+__all__ = ["FeatureInput", "columns_by_name", "feature_input", "model_matrix", "new_rows", "rows_for_ids"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,23 @@ def columns_by_name(features: Features, names: np.ndarray, name: str) -> sp.csr_
         shape=(matrix.shape[0], len(names)),
         dtype=np.float32,
     )
+
+
+def rows_for_ids(features: Features, ids: IdMap, name: str) -> Features:
+    """The rows of ``features`` for ``ids``, in that order; every id must have one.
+
+    Raises
+    ------
+    ValueError
+        Naming how many of ``ids`` ``features`` lacks, and the first.
+    """
+    rows = features.ids.to_index(ids.ids, missing="ignore")
+    if (rows < 0).any():
+        missing = ids.ids[rows < 0]
+        raise ValueError(
+            f"{name} has no row for {len(missing)} of the {len(ids)} ids asked for (first: {missing[:1].tolist()[0]!r})"
+        )
+    return Features(features.matrix[rows], features.columns, ids)
 
 
 def new_rows(features: Any, names: np.ndarray, identity: bool, normalize: bool, name: str) -> sp.csr_matrix:

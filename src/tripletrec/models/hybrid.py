@@ -23,7 +23,7 @@ from ..data.dataset import Features
 from ..data.id_map import IdMap, id_array
 from ..data.interactions import Interactions
 from ..kernels import feature_training, training
-from .feature_matrices import FeatureInput, columns_by_name, feature_input, model_matrix, new_rows
+from .feature_matrices import FeatureInput, feature_input, model_matrix, new_rows, rows_for_ids
 
 __all__ = ["FeatureSupport"]
 
@@ -292,22 +292,15 @@ class FeatureSupport:
         return self
 
     def _aligned_new_rows(self, features: Any, ids: IdMap, names: np.ndarray, name: str) -> sp.csr_matrix:
-        """New rows' given features in the model's column order, one row per entry of ``ids``."""
+        """New rows' given features in the model's column order, one row per entry of ``ids``.
+
+        A Features is aligned by id, a matrix must have one row per entry of ``ids``.
+        """
         if isinstance(features, Features):
-            rows = features.ids.to_index(ids.ids, missing="ignore")
-            if (rows < 0).any():
-                missing = ids.ids[rows < 0]
-                raise ValueError(f"{name} has no row for {len(missing)} new id(s) (first: {missing[:1].tolist()[0]!r})")
-            matrix = columns_by_name(features, names, name)[rows]
+            features = rows_for_ids(features, ids, name)
         else:
-            checked = feature_input(features, ids, name)
-            if checked.matrix.shape[1] != len(names):
-                raise ValueError(
-                    f"{name} has {checked.matrix.shape[1]} columns but the model was fitted with {len(names)} "
-                    "given feature columns"
-                )
-            matrix = checked.matrix
-        return model_matrix(sp.csr_matrix(matrix, dtype=np.float32), matrix.shape[0], False, False, name)
+            features = feature_input(features, ids, name).matrix
+        return new_rows(features, names, False, False, name)
 
     def _append_rows(self, side: str, given: sp.csr_matrix, new_map: IdMap) -> None:
         """Append rows to one side: feature rows (with fresh identity columns) and state."""
@@ -394,15 +387,11 @@ class FeatureSupport:
                 names = getattr(self, f"{side}_feature_names_")
                 if features is None or len(names) == 0:
                     given = sp.csr_matrix((int(new.sum()), len(names)), dtype=np.float32)
-                elif isinstance(features, Features):
-                    given = self._aligned_new_rows(features, new_map, names, f"{side}_features")
                 else:
-                    given = feature_input(features, ids, f"{side}_features").matrix[np.flatnonzero(new)]
-                    if given.shape[1] != len(names):
-                        raise ValueError(
-                            f"{side}_features has {given.shape[1]} columns but the model was fitted with "
-                            f"{len(names)} given feature columns"
-                        )
+                    if not isinstance(features, Features):
+                        # A matrix follows train's id map: its rows of the new ids.
+                        features = feature_input(features, ids, f"{side}_features").matrix[np.flatnonzero(new)]
+                    given = self._aligned_new_rows(features, new_map, names, f"{side}_features")
             additions[side] = (new_map, given, np.flatnonzero(new))
         for side, (new_map, given, train_rows) in additions.items():
             if self.has_features_:
