@@ -1,0 +1,11 @@
+"""The torch engine: neural models on tripletrec's common base (``pip install 'tripletrec[torch]'``).
+
+Importing this package does not import torch: the models do, inside
+``fit`` (an ``ImportError`` naming the extra when it is missing). A saved
+model serves from its exported vectors without torch. The torch-only
+modules are :mod:`tripletrec.torch.engine` and :mod:`tripletrec.torch.losses`.
+"""
+
+from .models import TripletNetwork
+
+__all__ = ["TripletNetwork"]

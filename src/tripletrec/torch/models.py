@@ -1,0 +1,255 @@
+"""Neural models trained by the torch engine, on tripletrec's common base.
+
+The classes here import torch only inside ``fit``: a saved model loads and
+serves (``recommend``, ``similar_items``, ``fold_in``, ``evaluate``) from its
+exported vectors in a process without torch, because everything the base
+serves from is in the model file as plain arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .._validation import Flag, Integer, Options, Real, Satisfies
+from ..data.interactions import Interactions
+from ..models.base import BaseModel
+from ..models.trainer import DEFAULT_METRICS, MAX_EPOCHS, EpochTrainer
+
+__all__ = ["TripletNetwork", "TORCH_MISSING"]
+
+#: The message when torch is not installed.
+TORCH_MISSING = "the torch engine needs PyTorch: pip install 'tripletrec[torch]'"
+
+_TORCH_LOSSES = ("bpr", "sigmoid", "hinge", "warp", "logistic")
+_TORCH_OPTIMIZERS = ("adam", "adagrad", "sgd")
+
+
+def _is_device(value: Any) -> bool:
+    return isinstance(value, str) and value.split(":")[0] in ("auto", "cpu", "cuda", "mps")
+
+
+def _engine():
+    try:
+        from . import engine
+    except ImportError as error:
+        if "torch" in str(error):
+            raise ImportError(TORCH_MISSING) from None
+        raise
+    return engine
+
+
+class TripletNetwork(BaseModel):
+    """The Keras triplet notebook's network, trained by torch on the CPU or a GPU.
+
+    User and item embeddings whose dot product (plus an optional item bias)
+    is the score, trained on (user, positive, sampled negative) triplets. The
+    defaults are the notebook's configuration [1]_: dim 100, the ``sigmoid``
+    loss ``1 - sigmoid(s+ - s-)``, Adam at learning rate 0.001, batches of 64,
+    one uniform negative per positive, no biases, 10 epochs.
+
+    Parameters
+    ----------
+    dim : int
+    loss : {"sigmoid", "bpr", "hinge", "warp", "logistic"}
+        Formulas of :mod:`tripletrec.losses` (see :mod:`tripletrec.torch.losses`).
+    optimizer : {"adam", "adagrad", "sgd"}
+        Dense updates of every row at each step, as Keras did.
+    learning_rate : float
+    batch_size : int
+        Positives per optimizer step.
+    n_negatives : int
+        Uniform negatives per positive (``warp`` scores them at once and
+        steps on the first violator).
+    epochs : int
+    biases : bool
+        Learn an item bias.
+    l2 : float
+        Weight decay of the optimizer.
+    margin : float
+        Of ``hinge`` and ``warp``.
+    init_scale : float
+        Embeddings start as ``N(0, init_scale ** 2 / dim)``.
+    device : str
+        ``"auto"`` (CUDA, then Apple MPS, then the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    mixed_precision : bool
+        bfloat16 autocast of the forward pass on CUDA (ignored elsewhere).
+    threads : int, optional
+        torch's CPU threads during ``fit`` (None: torch's default).
+    seed : int, optional
+        Seeds initialisation, shuffles and negatives; with ``threads=1`` on
+        the CPU a fit is reproducible.
+
+    Attributes
+    ----------
+    user_factors_, item_factors_, item_biases_ : ndarray, float32
+        The exported embeddings (what recommend, save and serving use).
+    history_ : list of dict
+        Per-epoch loss, seconds and validation metrics.
+    device_ : str
+        The device the last fit ran on.
+
+    References
+    ----------
+    .. [1] M. Kula, "Recommendations in Keras using triplet loss",
+       https://github.com/maciejkula/triplet_recommendations_keras, 2016.
+    """
+
+    _parameter_constraints = {
+        "dim": (Integer(1),),
+        "loss": (Options(_TORCH_LOSSES),),
+        "optimizer": (Options(_TORCH_OPTIMIZERS),),
+        "learning_rate": (Real(0.0, low_open=True),),
+        "batch_size": (Integer(1),),
+        "n_negatives": (Integer(1),),
+        "epochs": (Integer(1, MAX_EPOCHS),),
+        "biases": (Flag(),),
+        "l2": (Real(0.0),),
+        "margin": (Real(0.0),),
+        "init_scale": (Real(0.0),),
+        "device": (Satisfies(_is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
+        "mixed_precision": (Flag(),),
+        "threads": (None, Integer(1)),
+        "seed": (None, Integer(0)),
+    }
+
+    def __init__(
+        self,
+        dim: int = 100,
+        loss: str = "sigmoid",
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        batch_size: int = 64,
+        n_negatives: int = 1,
+        epochs: int = 10,
+        biases: bool = False,
+        l2: float = 0.0,
+        margin: float = 1.0,
+        init_scale: float = 0.3,
+        device: str = "auto",
+        mixed_precision: bool = True,
+        threads: int | None = None,
+        seed: int | None = None,
+    ):
+        self.dim = dim
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_negatives = n_negatives
+        self.epochs = epochs
+        self.biases = biases
+        self.l2 = l2
+        self.margin = margin
+        self.init_scale = init_scale
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.threads = threads
+        self.seed = seed
+
+    def fit(
+        self,
+        train: Any,
+        validation: Interactions | None = None,
+        *,
+        metrics: Iterable[str] = DEFAULT_METRICS,
+        k: int = 10,
+        callbacks: Iterable[Callable[[TripletNetwork, dict], Any]] = (),
+        progress: bool = True,
+    ) -> TripletNetwork:
+        """Learn the embeddings from scratch.
+
+        Parameters
+        ----------
+        train : Interactions or scipy.sparse matrix, shape (n_users, n_items)
+            Training interactions (every stored pair is a positive; weights are ignored).
+        validation : Interactions, optional
+            Evaluated after every epoch into :attr:`history_`.
+        metrics, k, callbacks, progress
+            As :meth:`tripletrec.MatrixFactorization.fit`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ImportError
+            torch is not installed.
+        ValueError
+            An invalid parameter (named), an empty ``train``, a catalogue of
+            fewer than 2 items, or a device this machine does not have.
+        FloatingPointError
+            When training diverges.
+        """
+        params = self._validate_params()
+        engine = _engine()
+        train = self._as_interactions(train, "train")
+        if len(train) == 0:
+            raise ValueError("train has no interactions")
+        if train.n_items < 2:
+            raise ValueError(f"train has {train.n_items} item(s); a ranking needs at least 2")
+        import torch
+
+        device = engine.resolve_device(params["device"])
+        seed = params["seed"]
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+        init_generator = torch.Generator()
+        init_generator.manual_seed(seed)
+        self._set_id_maps(train)
+        self.history_ = []
+        self.best_epoch_ = None
+        self.device_ = str(device)
+        settings = {
+            "loss": params["loss"],
+            "batch_size": params["batch_size"],
+            "n_negatives": params["n_negatives"],
+            "margin": params["margin"],
+            "n_items": train.n_items,
+            "mixed_precision": params["mixed_precision"],
+        }
+        with engine.torch_threads(params["threads"]):
+            network = engine.EmbeddingNetwork(
+                train.n_users, train.n_items, params["dim"], params["biases"], params["init_scale"], init_generator
+            ).to(device)
+            optimizer = engine.make_optimizer(
+                params["optimizer"], network.parameters(), params["learning_rate"], params["l2"]
+            )
+            matrix = train.matrix
+            batches = engine.PairBatches(matrix.indptr, matrix.indices, device, generator)
+            self._network = network
+            self._export()
+
+            def run_epoch() -> float:
+                loss = engine.train_epoch(network, optimizer, batches, settings)
+                self._export()
+                return loss
+
+            trainer = EpochTrainer(
+                self, train, validation, metrics=metrics, k=k, callbacks=callbacks, progress=progress
+            )
+            trainer.run(params["epochs"], run_epoch)
+        self._network = None
+        return self
+
+    # ------------------------------------------------------- trainer hooks
+    def _export(self) -> None:
+        self.user_factors_, self.item_factors_, self.item_biases_ = self._network.exported()
+
+    def _learned_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "user_factors_": self.user_factors_,
+            "item_factors_": self.item_factors_,
+            "item_biases_": self.item_biases_,
+        }
+
+    def _restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        if getattr(self, "_network", None) is not None:
+            self._network.restore(self.user_factors_, self.item_factors_, self.item_biases_)
