@@ -15,7 +15,12 @@ name          loss of one example                                         refere
 ``warp``      ``log(floor((n_items - 1) / draws)) * max(0, margin - d)``  [3]_
 ``warp-kos``  ``warp`` on the k-th best scored of ``n`` positives         [4]_
 ``logistic``  ``-log sigmoid(y * s)``                                     [5]_
+``softmax``   ``-log softmax(s - log q)[positive]`` over a sampled set    [6]_
 ============  ==========================================================  =========
+
+``softmax`` (sampled softmax with the log-Q correction) is trained by the
+torch engine only (:mod:`tripletrec.torch`), so it is not in :data:`LOSSES`,
+the catalogue of the compiled kernels.
 
 For every loss this module holds a numpy reference of its value and of its
 derivative with respect to ``d`` (pairwise) or ``s`` (pointwise); the
@@ -40,6 +45,9 @@ References
 .. [5] C. C. Johnson, "Logistic matrix factorization for implicit feedback
    data", NIPS Workshop on Distributed Machine Learning and Matrix
    Computations, 2014.
+.. [6] X. Yi, J. Yang, L. Hong, D. Z. Cheng, L. Heldt, A. Kumthekar, Z.
+   Zhao, L. Wei and E. Chi, "Sampling-bias-corrected neural modeling for
+   large corpus item recommendations", RecSys 2019.
 """
 
 from __future__ import annotations
@@ -68,6 +76,8 @@ __all__ = [
     "logistic_gradient",
     "pairwise_loss",
     "pairwise_gradient",
+    "sampled_softmax_loss",
+    "sampled_softmax_gradient",
 ]
 
 #: Names of the losses, in catalogue order.
@@ -282,3 +292,56 @@ def pairwise_gradient(name: str, difference: Any, margin: float = 1.0) -> np.nda
     if code in (HINGE, WARP, WARP_KOS):
         return hinge_gradient(difference, margin)
     raise ValueError(f"loss {name!r} is pointwise, not pairwise; use logistic_gradient")
+
+
+def _corrected_logits(logits: Any, log_q: Any, mask: Any) -> np.ndarray:
+    corrected = np.asarray(logits, dtype=np.float64) - np.asarray(log_q, dtype=np.float64)[None, :]
+    if mask is not None:
+        corrected = np.where(np.asarray(mask, dtype=bool), -np.inf, corrected)
+    return corrected
+
+
+def sampled_softmax_loss(logits: Any, log_q: Any, targets: Any, mask: Any = None) -> np.ndarray:
+    """Sampled softmax with the log-Q correction [6]_, one value per row.
+
+    Row ``r`` scores its positive (column ``targets[r]``) against the other
+    columns, each a candidate sampled with probability ``q``; subtracting
+    ``log q`` from a column's score removes the bias of sampling popular
+    items more often (with in-batch negatives, ``q`` of an item is its share
+    of the training pairs). The loss is
+    ``-log softmax(logits[r] - log_q)[targets[r]]``, masked columns left out.
+
+    Parameters
+    ----------
+    logits : array_like, shape (n_rows, n_columns)
+        Scores ``s`` of each row's user with each column's item.
+    log_q : array_like, shape (n_columns,)
+        Log sampling probability of each column's item.
+    targets : array_like of int, shape (n_rows,)
+        Column of each row's positive.
+    mask : array_like of bool, shape (n_rows, n_columns), optional
+        Columns to leave out of a row's softmax (other rows' copies of the
+        row's own positive: "accidental hits"). Never a row's target.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,), float64
+    """
+    corrected = _corrected_logits(logits, log_q, mask)
+    rows = np.arange(corrected.shape[0])
+    top = corrected.max(axis=1, keepdims=True)
+    log_normaliser = top[:, 0] + np.log(np.exp(corrected - top).sum(axis=1))
+    return log_normaliser - corrected[rows, np.asarray(targets)]
+
+
+def sampled_softmax_gradient(logits: Any, log_q: Any, targets: Any, mask: Any = None) -> np.ndarray:
+    """Derivative of :func:`sampled_softmax_loss` (each row's value) with respect to ``logits``.
+
+    ``softmax(logits - log_q)`` minus one at each row's target; zero at masked columns.
+    """
+    corrected = _corrected_logits(logits, log_q, mask)
+    top = corrected.max(axis=1, keepdims=True)
+    weights = np.exp(corrected - top)
+    gradient = weights / weights.sum(axis=1, keepdims=True)
+    gradient[np.arange(corrected.shape[0]), np.asarray(targets)] -= 1.0
+    return gradient

@@ -78,3 +78,47 @@ def test_batch_loss_averages_pairwise_losses_over_negatives():
 def test_unknown_pairwise_loss_is_named():
     with pytest.raises(ValueError, match="unknown loss 'softmax'"):
         torch_losses.pairwise("softmax", torch.zeros(2))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_sampled_softmax_value_and_gradient_match_numpy(with_mask):
+    rng = np.random.default_rng(2)
+    logits_np = rng.normal(size=(6, 6)) * 3
+    log_q_np = np.log(rng.dirichlet(np.ones(6)))
+    targets_np = np.arange(6)
+    mask_np = np.zeros((6, 6), dtype=bool)
+    if with_mask:
+        mask_np[0, 3] = mask_np[3, 0] = True  # rows 0 and 3 share their positive
+    logits = torch.tensor(logits_np, requires_grad=True)
+    value = torch_losses.sampled_softmax(
+        logits, torch.tensor(log_q_np), torch.tensor(targets_np), torch.tensor(mask_np) if with_mask else None
+    )
+    value.sum().backward()
+    mask = mask_np if with_mask else None
+    np.testing.assert_allclose(
+        value.detach().numpy(), losses.sampled_softmax_loss(logits_np, log_q_np, targets_np, mask), rtol=1e-12
+    )
+    expected = losses.sampled_softmax_gradient(logits_np, log_q_np, targets_np, mask)
+    np.testing.assert_allclose(logits.grad.numpy(), expected, rtol=1e-10, atol=1e-14)
+    if with_mask:
+        assert logits.grad[0, 3] == 0 and logits.grad[3, 0] == 0
+
+
+def test_sampled_softmax_reference_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3, 5))
+    log_q = np.log(rng.dirichlet(np.ones(5)))
+    targets = np.array([4, 0, 2])
+    analytic = losses.sampled_softmax_gradient(logits, log_q, targets)
+    numeric = np.zeros_like(logits)
+    step = 1e-6
+    for row in range(3):
+        for column in range(5):
+            up, down = logits.copy(), logits.copy()
+            up[row, column] += step
+            down[row, column] -= step
+            difference = losses.sampled_softmax_loss(up, log_q, targets) - losses.sampled_softmax_loss(
+                down, log_q, targets
+            )
+            numeric[row, column] = difference.sum() / (2 * step)
+    np.testing.assert_allclose(analytic, numeric, atol=1e-8)

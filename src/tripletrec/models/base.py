@@ -486,6 +486,10 @@ class BaseModel(Estimator):
             )
         return None
 
+    def _fold_in_params(self) -> dict[str, Any]:
+        """The training settings a fold-in reuses (loss, optimizer, learning rate, ...): the model's own."""
+        return self.get_params()
+
     def _fold_in(
         self,
         items: Any,
@@ -504,7 +508,7 @@ class BaseModel(Estimator):
                 raise ValueError("pass the new users' items, their user_features, or both")
             return start, None, False
         given, single = fold_in_interactions(items, weights, self.item_ids_)
-        settings = fold_in_settings(self.get_params(), type(self).__name__, epochs, learning_rate, seed)
+        settings = fold_in_settings(self._fold_in_params(), type(self).__name__, epochs, learning_rate, seed)
         vectors, _ = fold_in_vectors(self.item_factors_, self.item_biases_, given, settings, threads, start)
         return vectors, given, single
 

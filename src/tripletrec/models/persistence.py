@@ -212,7 +212,8 @@ def load(path: str | os.PathLike) -> Any:
             f"{cls.__name__} does not have; it was written by another tripletrec version "
             "or modified"
         )
-    model.set_params(**params)
+    # JSON has no tuples: a tuple parameter (layer widths) comes back as a list.
+    model.set_params(**{name: tuple(value) if isinstance(value, list) else value for name, value in params.items()})
     _check_saved_params(model, path)
     try:
         user_ids = IdMap(arrays["user_ids"])

@@ -6,6 +6,7 @@ model serves from its exported vectors without torch. The torch-only
 modules are :mod:`tripletrec.torch.engine` and :mod:`tripletrec.torch.losses`.
 """
 
-from .models import TripletNetwork
+from .triplet_network import TripletNetwork
+from .two_tower import TwoTower
 
-__all__ = ["TripletNetwork"]
+__all__ = ["TripletNetwork", "TwoTower"]

@@ -185,3 +185,33 @@ def train_epoch(network, optimizer, batches: PairBatches, settings: dict) -> flo
         total += loss.detach().sum().double()
         count += users.shape[0]
     return float(total) / max(count, 1)
+
+
+def train_softmax_epoch(network, optimizer, batches: PairBatches, settings: dict, log_q: torch.Tensor) -> float:
+    """One epoch of sampled softmax with in-batch negatives and the log-Q correction.
+
+    Each batch's positives are the other rows' negatives; ``log_q`` (n_items,)
+    holds the log of each item's share of the training pairs (how likely it
+    is to appear in a batch), subtracted from its column's score. Other rows
+    holding a row's own positive are masked out of that row's softmax.
+    """
+    from .losses import sampled_softmax
+
+    total = torch.zeros((), dtype=torch.float64, device=batches.device)
+    count = 0
+    use_autocast = batches.device.type == "cuda" and settings.get("mixed_precision", True)
+    for users, positives in batches.epoch(settings["batch_size"]):
+        with torch.autocast(device_type=batches.device.type, dtype=torch.bfloat16, enabled=use_autocast):
+            user_vectors = network.users(users)
+            item_vectors, item_biases = network.items(positives)
+            logits = user_vectors @ item_vectors.T + item_biases[None, :]
+        duplicates = positives[None, :] == positives[:, None]
+        duplicates.fill_diagonal_(False)
+        targets = torch.arange(users.shape[0], device=batches.device)
+        loss = sampled_softmax(logits.float(), log_q[positives], targets, duplicates)
+        optimizer.zero_grad(set_to_none=True)
+        loss.mean().backward()
+        optimizer.step()
+        total += loss.detach().sum().double()
+        count += users.shape[0]
+    return float(total) / max(count, 1)

@@ -13,6 +13,7 @@ name           loss of one example                                   numpy refer
 ``hinge``      ``max(0, margin - d)``                                ``losses.hinge_loss``
 ``warp``       ``log(floor((n_items - 1) / draws)) * hinge``         ``losses.warp_loss``
 ``logistic``   ``-log sigmoid(s+) - log sigmoid(-s-)``               ``losses.logistic_loss``
+``softmax``    ``-log softmax(s - log q)[positive]``, in-batch       ``losses.sampled_softmax_loss``
 =============  ====================================================  ===========================
 
 ``warp`` here is WARP [1]_ with the draws scored at once: of the ``n``
@@ -36,9 +37,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as functional
 
-__all__ = ["TORCH_LOSSES", "pairwise", "warp", "logistic", "batch_loss"]
+__all__ = ["TORCH_LOSSES", "pairwise", "warp", "logistic", "batch_loss", "sampled_softmax"]
 
-#: The losses of the torch engine (names of :data:`tripletrec.losses.LOSSES`).
+#: The pairwise and pointwise losses of the torch engine (names of
+#: :data:`tripletrec.losses.LOSSES`); ``softmax`` is batch-level (:func:`sampled_softmax`).
 TORCH_LOSSES = ("bpr", "sigmoid", "hinge", "warp", "logistic")
 
 
@@ -98,3 +100,24 @@ def batch_loss(name: str, positive: torch.Tensor, negatives: torch.Tensor, n_ite
     if name == "logistic":
         return logistic(positive, negatives)
     return pairwise(name, positive[:, None] - negatives, margin).mean(dim=1)
+
+
+def sampled_softmax(
+    logits: torch.Tensor, log_q: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sampled softmax with the log-Q correction, one value per row.
+
+    The torch twin of :func:`tripletrec.losses.sampled_softmax_loss`:
+    ``-log softmax(logits[r] - log_q)[targets[r]]``, masked columns left out.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (n_rows, n_columns)
+    log_q : Tensor, shape (n_columns,)
+    targets : Tensor of int64, shape (n_rows,)
+    mask : Tensor of bool, shape (n_rows, n_columns), optional
+    """
+    corrected = logits - log_q[None, :]
+    if mask is not None:
+        corrected = corrected.masked_fill(mask, float("-inf"))
+    return functional.cross_entropy(corrected, targets, reduction="none")

@@ -1,47 +1,22 @@
-"""Neural models trained by the torch engine, on tripletrec's common base.
-
-The classes here import torch only inside ``fit``: a saved model loads and
-serves (``recommend``, ``similar_items``, ``fold_in``, ``evaluate``) from its
-exported vectors in a process without torch, because everything the base
-serves from is in the model file as plain arrays.
-"""
+"""The Keras triplet notebook's network, trained by the torch engine."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from .._validation import Flag, Integer, Options, Real, Satisfies
 from ..data.interactions import Interactions
-from ..models.base import BaseModel
-from ..models.trainer import DEFAULT_METRICS, MAX_EPOCHS, EpochTrainer
+from ..models.trainer import DEFAULT_METRICS, MAX_EPOCHS
+from .base import TorchModel, engine, is_device
 
-__all__ = ["TripletNetwork", "TORCH_MISSING"]
-
-#: The message when torch is not installed.
-TORCH_MISSING = "the torch engine needs PyTorch: pip install 'tripletrec[torch]'"
+__all__ = ["TripletNetwork"]
 
 _TORCH_LOSSES = ("bpr", "sigmoid", "hinge", "warp", "logistic")
 _TORCH_OPTIMIZERS = ("adam", "adagrad", "sgd")
 
 
-def _is_device(value: Any) -> bool:
-    return isinstance(value, str) and value.split(":")[0] in ("auto", "cpu", "cuda", "mps")
-
-
-def _engine():
-    try:
-        from . import engine
-    except ImportError as error:
-        if "torch" in str(error):
-            raise ImportError(TORCH_MISSING) from None
-        raise
-    return engine
-
-
-class TripletNetwork(BaseModel):
+class TripletNetwork(TorchModel):
     """The Keras triplet notebook's network, trained by torch on the CPU or a GPU.
 
     User and item embeddings whose dot product (plus an optional item bias)
@@ -109,7 +84,7 @@ class TripletNetwork(BaseModel):
         "l2": (Real(0.0),),
         "margin": (Real(0.0),),
         "init_scale": (Real(0.0),),
-        "device": (Satisfies(_is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
+        "device": (Satisfies(is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
         "mixed_precision": (Flag(),),
         "threads": (None, Integer(1)),
         "seed": (None, Integer(0)),
@@ -185,25 +160,11 @@ class TripletNetwork(BaseModel):
             When training diverges.
         """
         params = self._validate_params()
-        engine = _engine()
-        train = self._as_interactions(train, "train")
-        if len(train) == 0:
-            raise ValueError("train has no interactions")
-        if train.n_items < 2:
-            raise ValueError(f"train has {train.n_items} item(s); a ranking needs at least 2")
-        import torch
-
-        device = engine.resolve_device(params["device"])
-        seed = params["seed"]
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-        generator = torch.Generator(device=device)
-        generator.manual_seed(seed)
-        init_generator = torch.Generator()
-        init_generator.manual_seed(seed)
+        module = engine()
+        train = self._check_train(train)
+        device = module.resolve_device(params["device"])
+        generator, init_generator, _ = self._generators(params, device)
         self._set_id_maps(train)
-        self.history_ = []
-        self.best_epoch_ = None
         self.device_ = str(device)
         settings = {
             "loss": params["loss"],
@@ -213,43 +174,23 @@ class TripletNetwork(BaseModel):
             "n_items": train.n_items,
             "mixed_precision": params["mixed_precision"],
         }
-        with engine.torch_threads(params["threads"]):
-            network = engine.EmbeddingNetwork(
+        with module.torch_threads(params["threads"]):
+            network = module.EmbeddingNetwork(
                 train.n_users, train.n_items, params["dim"], params["biases"], params["init_scale"], init_generator
             ).to(device)
-            optimizer = engine.make_optimizer(
+            optimizer = module.make_optimizer(
                 params["optimizer"], network.parameters(), params["learning_rate"], params["l2"]
             )
-            matrix = train.matrix
-            batches = engine.PairBatches(matrix.indptr, matrix.indices, device, generator)
-            self._network = network
-            self._export()
-
-            def run_epoch() -> float:
-                loss = engine.train_epoch(network, optimizer, batches, settings)
-                self._export()
-                return loss
-
-            trainer = EpochTrainer(
-                self, train, validation, metrics=metrics, k=k, callbacks=callbacks, progress=progress
+            batches = module.PairBatches(train.matrix.indptr, train.matrix.indices, device, generator)
+            self._train_network(
+                network,
+                lambda: module.train_epoch(network, optimizer, batches, settings),
+                train,
+                validation,
+                params["epochs"],
+                metrics,
+                k,
+                callbacks,
+                progress,
             )
-            trainer.run(params["epochs"], run_epoch)
-        self._network = None
         return self
-
-    # ------------------------------------------------------- trainer hooks
-    def _export(self) -> None:
-        self.user_factors_, self.item_factors_, self.item_biases_ = self._network.exported()
-
-    def _learned_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "user_factors_": self.user_factors_,
-            "item_factors_": self.item_factors_,
-            "item_biases_": self.item_biases_,
-        }
-
-    def _restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        for name, array in arrays.items():
-            setattr(self, name, array)
-        if getattr(self, "_network", None) is not None:
-            self._network.restore(self.user_factors_, self.item_factors_, self.item_biases_)
