@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the torch extra is not installed (pip install 'tripletrec[torch]')")
 
 from tripletrec.testing import ITEM_IDS, USER_IDS, ModelSuite, checkerboard  # noqa: E402
-from tripletrec.torch import TripletNetwork  # noqa: E402
+from tripletrec.torch import TripletNetwork, TwoTower  # noqa: E402
 
 # Small and quick: the checkerboard has 20 users x 20 items.
 SUITE_PARAMS = dict(
@@ -95,9 +95,11 @@ def test_a_device_this_machine_lacks_is_named(board):
         TripletNetwork(**{**SUITE_PARAMS, "device": "cuda"}).fit(board[0], progress=False)
 
 
-def test_a_saved_model_serves_in_a_process_without_torch(board, tmp_path):
+@pytest.mark.parametrize("model_class", [TripletNetwork, TwoTower])
+def test_a_saved_model_serves_in_a_process_without_torch(board, tmp_path, model_class):
     train = board[0]
-    model = TripletNetwork(**SUITE_PARAMS).fit(train, progress=False)
+    params = SUITE_PARAMS if model_class is TripletNetwork else {**SUITE_PARAMS, "hidden": (16,), "loss": "softmax"}
+    model = model_class(**params).fit(train, progress=False)
     path = model.save(tmp_path / "network.npz")
     expected_ids, expected_scores = model.recommend(USER_IDS[:3], k=5, exclude=train)
     script = textwrap.dedent(
@@ -107,9 +109,10 @@ def test_a_saved_model_serves_in_a_process_without_torch(board, tmp_path):
         sys.modules["torch"] = None
         import json, numpy as np
         import tripletrec
-        from tripletrec.torch import TripletNetwork  # the class, without torch
+        # Not imported beforehand: load finds tripletrec's own torch model classes by itself.
         model = tripletrec.load({str(path)!r})
-        assert type(model) is TripletNetwork
+        from tripletrec.torch import TripletNetwork, TwoTower
+        assert type(model) is {model_class.__name__}
         ids, scores = model.recommend({USER_IDS[:3].tolist()!r}, k=5)
         print(json.dumps({{"ids": ids.tolist(), "scores": scores.tolist(), "torch": "torch" in sys.modules and sys.modules["torch"] is not None}}))
         try:

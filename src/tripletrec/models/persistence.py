@@ -11,6 +11,7 @@ evaluated.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,12 +81,22 @@ def save_model(model: Any, path: str | os.PathLike, metadata: Mapping[str, Any] 
     return save_arrays(path, header, arrays)
 
 
+#: tripletrec's model modules that load on demand (the torch engine's models serve without torch).
+_OWN_MODEL_MODULES = ("tripletrec.torch.triplet_network", "tripletrec.torch.two_tower")
+
+
 def _model_class(header: dict, path: Path) -> type:
     name = header.get("model_class")
     module = header.get("model_module")
     if not isinstance(name, str):
         raise ModelFileError(f"{path}: the header names no model class; this is not a saved model")
     cls = _MODEL_CLASSES.get((module, name))
+    if cls is None and module in _OWN_MODEL_MODULES:
+        # Our own model modules that `import tripletrec` does not load (they
+        # import no optional dependency at module level); never a module a
+        # file names otherwise.
+        importlib.import_module(module)
+        cls = _MODEL_CLASSES.get((module, name))
     if cls is not None:
         return cls
     # A class that moved to another module is still found by its name alone.
