@@ -240,7 +240,7 @@ def reference_fold_in_user(
     second = np.full(dim, ADAGRAD_INITIAL_ACCUMULATOR) if "adagrad" in optimizer else np.zeros(dim)
     adam_steps = 0
     n_items = len(item_factors)
-    state = np.uint64(fold_in.user_random_state(np.uint64(seed), np.int64(user)))
+    state = np.uint64(fold_in.user_random_state(np.uint64(seed), np.uint64(user)))
     visit = list(range(start, stop))
     user_items = set(indices[start:stop].tolist())
     vector_sum = np.zeros(dim)
@@ -390,7 +390,10 @@ def run_kernel(
     epoch_losses = np.zeros((n_new, epochs))
     with np.errstate(over="ignore"):
         fold_in.fold_in_users(
-            fold_in.NewUsers(indptr, indices, weights, np.zeros((n_new, dim), dtype=np.float32)),
+            # Keys 0, 1, ...: the numpy twin starts user u's generator from key u.
+            fold_in.NewUsers(
+                indptr, indices, weights, np.zeros((n_new, dim), dtype=np.float32), np.arange(n_new, dtype=np.uint64)
+            ),
             fold_in.FrozenItems(item_factors, item_biases),
             user_factors,
             fold_in.FoldInScratch(
@@ -511,8 +514,8 @@ def test_the_epoch_loss_goes_down():
 
 def test_user_random_states_are_distinct_non_zero_and_reproducible():
     with np.errstate(over="ignore"):
-        states = [int(fold_in.user_random_state(np.uint64(9), np.int64(position))) for position in range(1000)]
-        again = int(fold_in.user_random_state(np.uint64(9), np.int64(17)))
-        other_seed = int(fold_in.user_random_state(np.uint64(10), np.int64(17)))
+        states = [int(fold_in.user_random_state(np.uint64(9), np.uint64(position))) for position in range(1000)]
+        again = int(fold_in.user_random_state(np.uint64(9), np.uint64(17)))
+        other_seed = int(fold_in.user_random_state(np.uint64(10), np.uint64(17)))
     assert len(set(states)) == 1000 and 0 not in states
     assert again == states[17] and other_seed != states[17]

@@ -43,14 +43,22 @@ def test_fold_in_with_every_optimizer_and_sampler_finds_the_missing_item(model, 
     assert ids[:, 0].tolist() == MISSING
 
 
-def test_fold_in_is_reproducible_and_independent_of_threads_and_batch(model):
+def test_fold_in_is_reproducible_and_independent_of_threads_batch_and_position(model):
     users = [GROUP_A, GROUP_B, GROUP_A[:3] + GROUP_B[:2], []]
     one_thread = model.fold_in(users, seed=5, threads=1)
     if numba.config.NUMBA_NUM_THREADS >= 2:
         assert np.array_equal(model.fold_in(users, seed=5, threads=2), one_thread)
     assert np.array_equal(model.fold_in(users, seed=5), one_thread)
-    # A user's vector depends on (seed, position, items) only.
+    # A user's vector depends on (seed, items) only: the same alone, first, or anywhere in a batch.
     assert np.array_equal(model.fold_in(users[:2], seed=5), one_thread[:2])
+    mixed = users[2]
+    alone = model.fold_in([mixed], seed=5)
+    for batch in ([mixed, GROUP_A], [GROUP_B, GROUP_A, mixed], [mixed, mixed]):
+        vectors = model.fold_in(batch, seed=5)
+        for row in [position for position, items in enumerate(batch) if items is mixed]:
+            assert np.array_equal(vectors[row], alone[0])
+    # The order in which a user's items are given does not matter either.
+    assert np.array_equal(model.fold_in([mixed[::-1]], seed=5), alone)
     assert not np.array_equal(model.fold_in(users, seed=6), one_thread)
     # No seed: the model's own seed.
     assert np.array_equal(model.fold_in(users), model.fold_in(users, seed=SMALL["seed"]))
@@ -259,3 +267,18 @@ def test_folded_in_users_rank_about_as_well_as_trained_users_on_ml100k(data_dir,
 def test_an_impossible_epoch_count_is_refused_before_allocating(model):
     with pytest.raises(ValueError, match=r"epochs must be an integer >= 1 and <= 100000, got 1000000000000"):
         model.fold_in([GROUP_A], epochs=10**12)
+
+
+def test_user_keys_depend_on_items_and_weights_not_on_order_or_neighbours():
+    from tripletrec.models.fold_in import user_keys
+
+    indptr = np.array([0, 3, 6, 9, 9, 11])
+    indices = np.array([4, 7, 9, 9, 4, 7, 4, 7, 9, 1, 2])
+    weights = np.array([1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1], dtype=np.float32)
+    keys = user_keys(indptr, indices, weights)
+    assert keys.dtype == np.uint64 and keys.shape == (5,)
+    assert keys[0] == keys[1]  # same items and weights, in another order
+    assert keys[0] != keys[2]  # one weight differs
+    assert len(set(keys.tolist())) == 4  # the empty row and the others are distinct
+    # A row's key is the same computed alone.
+    assert user_keys(np.array([0, 2]), indices[9:], weights[9:])[0] == keys[4]

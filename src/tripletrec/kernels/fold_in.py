@@ -9,9 +9,12 @@ independent small problem, so :func:`fold_in_users` solves them in parallel
 over users (on threads, :mod:`tripletrec.kernels.threads`) with no shared writes.
 
 Random numbers come from one xorshift64* generator [1]_ per user, started
-from :func:`user_random_state` of ``(seed, user position)``: a user's vector
-depends only on the seed, the user's position in the batch and the user's
-items, never on the number of threads or on how users are handed to threads.
+from :func:`user_random_state` of ``(seed, user key)``, the key being a hash
+of the user's items and weights computed by the caller
+(:func:`tripletrec.models.fold_in.user_keys`): a user's vector depends only
+on the seed and the user's items, never on the other users in the batch, the
+user's position in it, the number of threads or how users are handed to
+threads.
 
 One epoch visits each of the user's positives once, in a random order, with
 the step of :func:`pair_step` (``bpr``, ``sigmoid``, ``hinge``, and ``warp``
@@ -97,7 +100,7 @@ _ONE32 = np.float32(1.0)
 # ------------------------------------------------------------ bundle types
 # The kernels take their arrays and settings in these few named tuples, which
 # numba passes (unpacked, at no cost) into the inner jitted functions.
-NewUsers = namedtuple("NewUsers", ["indptr", "indices", "weights", "anchors"])
+NewUsers = namedtuple("NewUsers", ["indptr", "indices", "weights", "anchors", "keys"])
 NewUsers.__doc__ = """The new users' interactions, CSR, and their anchors; read only.
 
 Fields
@@ -112,6 +115,9 @@ anchors : ndarray, shape (n_new, dim), float32
     The vector the L2 penalty pulls each user towards: zeros for plain
     fold-in; a hybrid model's vector of the user's features, so that the
     penalty falls on what the items add to it (the user's identity vector).
+keys : ndarray, shape (n_new,), uint64
+    Each user's key, which with the seed starts the user's generator
+    (:func:`user_random_state`).
 """
 
 FrozenItems = namedtuple("FrozenItems", ["item_factors", "item_biases"])
@@ -165,7 +171,7 @@ FoldInSettings.__doc__ = """The scalar settings of a fold-in.
 Fields
 ------
 seed : uint64
-    With the user's row, seeds the user's generator (:func:`user_random_state`).
+    With the user's key, seeds the user's generator (:func:`user_random_state`).
 loss, sampler, optimizer : int
     Codes of :data:`tripletrec.losses.LOSS_CODES`,
     :data:`tripletrec.sampling.SAMPLER_CODES` (``uniform`` or ``unseen``) and
@@ -210,24 +216,24 @@ learning_rate, l2 : float32
 
 
 @numba.njit(**_OPTIONS)
-def user_random_state(seed, position):
-    """Starting xorshift64* state of the user at ``position`` under ``seed``.
+def user_random_state(seed, key):
+    """Starting xorshift64* state of the user with ``key`` under ``seed``.
 
-    SplitMix64's output function of ``seed + (position + 1) * golden_gamma``:
-    distinct positions give unrelated, non-zero states.
+    SplitMix64's output function of ``seed + (key + 1) * golden_gamma``:
+    distinct keys give unrelated, non-zero states.
 
     Parameters
     ----------
     seed : uint64
-    position : int64
-        The user's row in the batch being folded in.
+    key : uint64
+        The user's key (a hash of the user's items and weights).
 
     Returns
     -------
     uint64
         Never zero (xorshift would stay at zero forever).
     """
-    mixed = np.uint64(seed) + (np.uint64(position) + np.uint64(1)) * _GOLDEN_GAMMA
+    mixed = np.uint64(seed) + (np.uint64(key) + np.uint64(1)) * _GOLDEN_GAMMA
     mixed = (mixed ^ (mixed >> np.uint64(30))) * _MIX_MULTIPLIER_1
     mixed = (mixed ^ (mixed >> np.uint64(27))) * _MIX_MULTIPLIER_2
     mixed = mixed ^ (mixed >> np.uint64(31))
@@ -388,7 +394,7 @@ def _draw_negative(state, n_items_bound, sampler, indices, start, stop, unseen_m
 @numba.njit(**_OPTIONS, inline="always", no_cpython_wrapper=True)
 def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, settings):
     """Fold in the user at row ``user``; the bundles are those of :func:`fold_in_users`."""
-    indptr, indices, weights, anchors = new_users
+    indptr, indices, weights, anchors, keys = new_users
     item_factors, item_biases = items
     first_moments, second_moments, vector_sums, order, kos_scores, kos_positions = scratch
     (
@@ -425,7 +431,7 @@ def _fold_in_user(user, new_users, items, user_factors, scratch, epoch_losses, s
     user_state = UserState(user_vector, first_moment, second_moment, anchors[user])
     rule = StepRule(optimizer, learning_rate, l2)
     adam_steps = np.int64(0)
-    state = user_random_state(np.uint64(seed), np.int64(user))
+    state = user_random_state(np.uint64(seed), keys[user])
     visit = order[start:stop]
     for offset in range(count):
         visit[offset] = start + offset

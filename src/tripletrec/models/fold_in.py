@@ -23,7 +23,7 @@ from ..serving.exact import check_threads
 from .ids import unknown_message
 from .trainer import MAX_EPOCHS
 
-__all__ = ["FOLD_IN_LOSSES", "fold_in_interactions", "fold_in_settings", "fold_in_vectors"]
+__all__ = ["FOLD_IN_LOSSES", "fold_in_interactions", "fold_in_settings", "fold_in_vectors", "user_keys"]
 
 #: Losses fold-in can fit a new user with.
 FOLD_IN_LOSSES = ("bpr", "sigmoid", "hinge", "warp", "warp-kos", "logistic")
@@ -174,6 +174,49 @@ def fold_in_settings(
     }
 
 
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function, elementwise on uint64 (wrapping by design)."""
+    values = (values ^ (values >> np.uint64(30))) * _MIX_1
+    values = (values ^ (values >> np.uint64(27))) * _MIX_2
+    return values ^ (values >> np.uint64(31))
+
+
+def user_keys(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A 64-bit key per CSR row from its items and weights: what seeds a folded-in user's draws.
+
+    Two rows with the same items and weights get the same key wherever they
+    are in a batch, so a new user's vector does not depend on who else is
+    folded in with them (a server answers a request the same alone or
+    batched). The key is the mixed sum of each (item, weight bits) pair's
+    mix, plus the row's length: the order of a row's entries does not matter.
+
+    Parameters
+    ----------
+    indptr : ndarray, shape (n_rows + 1,), int
+    indices : ndarray, shape (nnz,), int
+    weights : ndarray, shape (nnz,), float32
+
+    Returns
+    -------
+    ndarray, shape (n_rows,), uint64
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    counts = np.diff(indptr)
+    with np.errstate(over="ignore"):
+        bits = np.asarray(weights, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        entries = _mix(np.asarray(indices, dtype=np.uint64) * _GOLDEN_GAMMA + (bits << np.uint64(32)))
+        sums = np.zeros(len(counts), dtype=np.uint64)
+        rows = np.repeat(np.arange(len(counts)), counts)
+        # np.add.at wraps modulo 2**64 like the kernels' uint64 arithmetic.
+        np.add.at(sums, rows, entries)
+        return _mix(sums + counts.astype(np.uint64) * _GOLDEN_GAMMA)
+
+
 def fold_in_vectors(
     item_factors: np.ndarray,
     item_biases: np.ndarray,
@@ -246,6 +289,7 @@ def fold_in_vectors(
                 np.ascontiguousarray(train.indices, dtype=np.int32),
                 train_weights,
                 anchors,
+                user_keys(train.indptr, train.indices, train_weights),
             ),
             fold_in_kernels.FrozenItems(
                 np.ascontiguousarray(item_factors, dtype=np.float32),
