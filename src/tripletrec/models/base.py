@@ -278,6 +278,7 @@ class BaseModel(Estimator):
         exclusions: tuple[np.ndarray, np.ndarray] | None,
         candidate_indices: np.ndarray | None,
         threads: Any,
+        approximate: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Dense item indices and scores for query vectors, best first, padded to k."""
         # No list can hold more items than the catalogue: a larger k is capped, never padded.
@@ -287,6 +288,10 @@ class BaseModel(Estimator):
         if selected == 0 or len(user_vectors) == 0:
             indices = np.empty((len(user_vectors), 0), dtype=np.int64)
             scores = np.empty((len(user_vectors), 0), dtype=np.float32)
+        elif check_flag(approximate, "approximate"):
+            indices, scores = self.approximate_index(threads=threads).search(
+                user_vectors, selected, exclude=exclusions, candidates=candidate_indices
+            )
         else:
             indices, scores = top_k(
                 user_vectors,
@@ -307,6 +312,7 @@ class BaseModel(Estimator):
         exclude: Any = None,
         items: Any = None,
         unknown: str = "error",
+        approximate: bool = False,
         threads: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The k best-scored items for each user, best first.
@@ -335,6 +341,11 @@ class BaseModel(Estimator):
             learned popularity, not interaction counts, which a model does
             not keep), with nothing to exclude. Use :meth:`recommend_new` to
             fold a new user in from their items instead.
+        approximate : bool
+            Search an HNSW graph of the items (:meth:`approximate_index`,
+            ``pip install 'tripletrec[ann]'``) instead of scoring every item:
+            much faster for many users of a large catalogue, at a recall
+            below 1; the scores of the items returned are exact.
         threads : int, optional
             Threads for the top-k selection (default: numba's setting).
 
@@ -367,11 +378,53 @@ class BaseModel(Estimator):
         user_vectors = self.user_factors_[np.maximum(user_indices, 0)]
         if missing.any():
             user_vectors[missing] = 0.0  # a zero vector scores items by their bias alone
-        indices, scores = self._top_items_for_vectors(user_vectors, k, exclusions, candidate_indices, threads)
+        indices, scores = self._top_items_for_vectors(
+            user_vectors, k, exclusions, candidate_indices, threads, approximate
+        )
         external = to_external(self.item_ids_, indices)
         if single:
             return external[0], scores[0]
         return external, scores
+
+    def approximate_index(self, *, threads: int | None = None, **settings: Any):
+        """The HNSW index of this model's items that ``approximate=True`` searches (built on first use).
+
+        The index is kept until the item vectors or biases change (``fit``,
+        ``add_items``, ``load``) or other ``settings`` are asked for.
+
+        Parameters
+        ----------
+        threads : int, optional
+            faiss threads for building and searching.
+        **settings
+            :class:`tripletrec.serving.approximate.ApproximateIndex`'s
+            ``neighbours``, ``build_breadth``, ``search_breadth``.
+
+        Returns
+        -------
+        ApproximateIndex
+
+        Raises
+        ------
+        ImportError
+            faiss is not installed.
+        """
+        self._require_fitted()
+        from ..serving.approximate import ApproximateIndex
+
+        # The arrays themselves (not copies) identify the model state the index was built on.
+        # The search breadth is a search-time setting: changing it needs no new graph.
+        search_breadth = settings.pop("search_breadth", None)
+        key = (id(self.item_factors_), id(self.item_biases_), self.item_factors_.shape, tuple(sorted(settings.items())))
+        cached = getattr(self, "_approximate", None)
+        if cached is None or cached[0] != key:
+            cached = (key, ApproximateIndex(self.item_factors_, self.item_biases_, threads=threads, **settings))
+            self._approximate = cached
+        index = cached[1]
+        index.threads = threads
+        if search_breadth is not None:
+            index.search_breadth = check_integer(search_breadth, "search_breadth", low=1)
+        return index
 
     def recommend_indices(
         self,
@@ -380,6 +433,7 @@ class BaseModel(Estimator):
         *,
         exclude: Any = None,
         item_indices: Any = None,
+        approximate: bool = False,
         threads: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`recommend` on dense indices.
@@ -393,6 +447,8 @@ class BaseModel(Estimator):
             As for :meth:`recommend`.
         item_indices : array_like, shape (n_candidates,), int, optional
             Dense item indices to restrict the answer to.
+        approximate : bool
+            As for :meth:`recommend`.
         threads : int, optional
 
         Returns
@@ -407,7 +463,9 @@ class BaseModel(Estimator):
         if item_indices is not None:
             item_indices = check_index_array(item_indices, self.n_items_, "item_indices")
         exclusions = self._exclusion_rows(exclude, user_indices)
-        return self._top_items_for_vectors(self.user_factors_[user_indices], k, exclusions, item_indices, threads)
+        return self._top_items_for_vectors(
+            self.user_factors_[user_indices], k, exclusions, item_indices, threads, approximate
+        )
 
     # ----------------------------------------------------------- similar
     def _similar_indices(

@@ -146,6 +146,8 @@ class EpochTrainer:
     def run(self, n_epochs: int, run_epoch: Callable[[], float]) -> None:
         """Train ``n_epochs`` epochs, each by calling ``run_epoch()`` (returns the mean loss)."""
         model = self.model
+        # Training moves the item vectors in place: an approximate top-k index built on them is stale.
+        model.__dict__.pop("_approximate", None)
         best_value = -math.inf
         best_arrays = None
         epochs_without_gain = 0
