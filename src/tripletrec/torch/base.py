@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import Flag, Integer, Options, Real, Satisfies
 from ..data.interactions import Interactions
 from ..models.base import BaseModel
 from ..models.fold_in import FOLD_IN_LOSSES
-from ..models.trainer import EpochTrainer
+from ..models.trainer import MAX_EPOCHS, EpochTrainer
 
-__all__ = ["TorchModel", "TORCH_MISSING", "is_device"]
+__all__ = ["TorchModel", "TORCH_MISSING", "TORCH_OPTIMIZERS", "COMMON_CONSTRAINTS", "batch_settings", "is_device"]
 
 #: The message when torch is not installed.
 TORCH_MISSING = "the torch engine needs PyTorch: pip install 'tripletrec[torch]'"
@@ -30,6 +31,38 @@ FOLD_IN_DEFAULTS = {"optimizer": "adagrad", "learning_rate": 0.05, "epochs": 20}
 def is_device(value: Any) -> bool:
     """Whether ``value`` names a device kind the engine knows (checked against the machine in ``fit``)."""
     return isinstance(value, str) and value.split(":")[0] in ("auto", "cpu", "cuda", "mps")
+
+
+#: Optimizers of the torch models (dense updates of every row at each step, as Keras did).
+TORCH_OPTIMIZERS = ("adam", "adagrad", "sgd")
+
+
+#: Constraints of the parameters every torch model has (each class adds its own).
+COMMON_CONSTRAINTS = {
+    "optimizer": (Options(TORCH_OPTIMIZERS),),
+    "learning_rate": (Real(0.0, low_open=True),),
+    "n_negatives": (Integer(1),),
+    "epochs": (Integer(1, MAX_EPOCHS),),
+    "l2": (Real(0.0),),
+    "margin": (Real(0.0),),
+    "init_scale": (Real(0.0),),
+    "device": (Satisfies(is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
+    "mixed_precision": (Flag(),),
+    "threads": (None, Integer(1)),
+    "seed": (None, Integer(0)),
+}
+
+
+def batch_settings(params: dict, n_items: int) -> dict:
+    """What the engine's epoch functions read: the loss and its batch settings."""
+    return {
+        "loss": params["loss"],
+        "batch_size": params["batch_size"],
+        "n_negatives": params["n_negatives"],
+        "margin": params["margin"],
+        "n_items": n_items,
+        "mixed_precision": params["mixed_precision"],
+    }
 
 
 def engine():

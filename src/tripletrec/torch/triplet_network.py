@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._validation import Flag, Integer, Options, Real, Satisfies
+from .._validation import Flag, Integer, Options
 from ..data.interactions import Interactions
-from ..models.trainer import DEFAULT_METRICS, MAX_EPOCHS
-from .base import TorchModel, engine, is_device
+from ..models.trainer import DEFAULT_METRICS
+from .base import COMMON_CONSTRAINTS, TorchModel, batch_settings, engine
 
 __all__ = ["TripletNetwork"]
 
 _TORCH_LOSSES = ("bpr", "sigmoid", "hinge", "warp", "logistic")
-_TORCH_OPTIMIZERS = ("adam", "adagrad", "sgd")
 
 
 class TripletNetwork(TorchModel):
@@ -73,21 +72,11 @@ class TripletNetwork(TorchModel):
     """
 
     _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
         "dim": (Integer(1),),
         "loss": (Options(_TORCH_LOSSES),),
-        "optimizer": (Options(_TORCH_OPTIMIZERS),),
-        "learning_rate": (Real(0.0, low_open=True),),
         "batch_size": (Integer(1),),
-        "n_negatives": (Integer(1),),
-        "epochs": (Integer(1, MAX_EPOCHS),),
         "biases": (Flag(),),
-        "l2": (Real(0.0),),
-        "margin": (Real(0.0),),
-        "init_scale": (Real(0.0),),
-        "device": (Satisfies(is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
-        "mixed_precision": (Flag(),),
-        "threads": (None, Integer(1)),
-        "seed": (None, Integer(0)),
     }
 
     def __init__(
@@ -166,14 +155,7 @@ class TripletNetwork(TorchModel):
         generator, init_generator, _ = self._generators(params, device)
         self._set_id_maps(train)
         self.device_ = str(device)
-        settings = {
-            "loss": params["loss"],
-            "batch_size": params["batch_size"],
-            "n_negatives": params["n_negatives"],
-            "margin": params["margin"],
-            "n_items": train.n_items,
-            "mixed_precision": params["mixed_precision"],
-        }
+        settings = batch_settings(params, train.n_items)
         with module.torch_threads(params["threads"]):
             network = module.EmbeddingNetwork(
                 train.n_users, train.n_items, params["dim"], params["biases"], params["init_scale"], init_generator

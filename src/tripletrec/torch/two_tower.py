@@ -11,13 +11,12 @@ import scipy.sparse as sp
 from .._validation import Flag, Integer, Options, Real, Satisfies
 from ..data.interactions import Interactions
 from ..models.feature_matrices import feature_input, model_matrix, new_rows
-from ..models.trainer import DEFAULT_METRICS, MAX_EPOCHS
-from .base import TorchModel, engine, is_device
+from ..models.trainer import DEFAULT_METRICS
+from .base import COMMON_CONSTRAINTS, TorchModel, batch_settings, engine
 
 __all__ = ["TwoTower"]
 
 _LOSSES = ("softmax", "bpr", "sigmoid", "hinge", "warp", "logistic")
-_OPTIMIZERS = ("adam", "adagrad", "sgd")
 _MATRIX_PARTS = ("data", "indices", "indptr")
 
 
@@ -95,26 +94,16 @@ class TwoTower(TorchModel):
     """
 
     _parameter_constraints = {
+        **COMMON_CONSTRAINTS,
         "dim": (Integer(1),),
         "embedding_dim": (None, Integer(1)),
         "hidden": (Satisfies(_is_widths, "a tuple of positive layer widths"),),
         "loss": (Options(_LOSSES),),
-        "optimizer": (Options(_OPTIMIZERS),),
-        "learning_rate": (Real(0.0, low_open=True),),
         "batch_size": (Integer(2),),
-        "n_negatives": (Integer(1),),
-        "epochs": (Integer(1, MAX_EPOCHS),),
-        "l2": (Real(0.0),),
         "dropout": (Real(0.0, 1.0, high_open=True),),
         "biases": (Flag(),),
         "user_identity_features": (Flag(),),
         "item_identity_features": (Flag(),),
-        "margin": (Real(0.0),),
-        "init_scale": (Real(0.0),),
-        "device": (Satisfies(is_device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),),
-        "mixed_precision": (Flag(),),
-        "threads": (None, Integer(1)),
-        "seed": (None, Integer(0)),
     }
 
     def __init__(
@@ -239,14 +228,7 @@ class TwoTower(TorchModel):
                 params["optimizer"], network.parameters(), params["learning_rate"], params["l2"]
             )
             batches = module.PairBatches(train.matrix.indptr, train.matrix.indices, device, generator)
-            settings = {
-                "loss": params["loss"],
-                "batch_size": params["batch_size"],
-                "n_negatives": params["n_negatives"],
-                "margin": params["margin"],
-                "n_items": train.n_items,
-                "mixed_precision": params["mixed_precision"],
-            }
+            settings = batch_settings(params, train.n_items)
             if params["loss"] == "softmax":
                 import torch
 
