@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from . import _cli_data as data_options
 from ._cli_data import UserError
+from ._cli_serve import add_serve_parser
 from ._version import __version__
 
 EXIT_USER_ERROR = 2
@@ -504,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     _add_json(similar)
     similar.set_defaults(handler=_command_similar)
+
+    add_serve_parser(commands)
 
     listing = commands.add_parser("datasets", help="list datasets, their splits and where each is found")
     _add_json(listing)
