@@ -37,6 +37,9 @@ MARGIN = 16
 # Items rescored at a time by the full float64 fallback (bounds its memory).
 _FALLBACK_CHUNK = 8192
 
+# Up to this many scores (rows x items) numpy selects faster than the kernel's thread start.
+_NUMPY_SELECTION_SCORES = 20_000
+
 # Unit roundoff of float32; the error bound uses twice the textbook one.
 _FLOAT32_ROUNDOFF = 2.0**-24
 
@@ -153,6 +156,8 @@ def rank_rows(
         item_biases=table.biases,
         exclude=(indptr, indices.astype(np.int64, copy=False)),
         candidates=candidates,
+        # The server warms the kernel up at start; numpy's selection is slower past a few thousand scores.
+        selection="compiled" if n_rows * n_available > _NUMPY_SELECTION_SCORES else "auto",
     )
     # |float32 score - exact score| <= ~(dim + 1) u (|v| |w| + |b|); doubled for safety.
     dim = vectors.shape[1]
