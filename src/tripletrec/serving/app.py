@@ -198,13 +198,15 @@ def create_app(store: ModelStore, settings: ServerSettings | None = None, *, pol
     app = FastAPI(title="tripletrec", lifespan=lifespan, default_response_class=JSONBytes)
     app.state.api = api
 
-    @app.middleware("http")
     async def api_key(request: Request, call_next):
-        if settings.api_key is not None and request.url.path not in _OPEN_PATHS:
+        if request.url.path not in _OPEN_PATHS:
             given = request.headers.get("x-api-key", "")
             if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
                 return error_response(401, "missing or wrong X-API-Key header")
         return await call_next(request)
+
+    if settings.api_key is not None:  # a middleware costs every request: only when there is a key
+        app.middleware("http")(api_key)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
