@@ -1,8 +1,9 @@
 """The ``tripletrec`` command.
 
 User errors (bad arguments, missing data, unreadable files) end with exit
-status 2 and one line on stderr, never a traceback. Every subcommand takes
-``--json`` and then prints exactly one JSON document on stdout.
+status 2 and one line on stderr, never a traceback. Every subcommand but
+``serve`` (an HTTP server, see :mod:`tripletrec._cli_serve`) takes ``--json``
+and then prints exactly one JSON document on stdout.
 
 Metric names are those of :func:`tripletrec.metrics.evaluate`: ``auc`` ranks
 each user's candidates without their training items, ``auc_all`` (the seed
