@@ -1,8 +1,9 @@
 """The ``tripletrec`` command.
 
 User errors (bad arguments, missing data, unreadable files) end with exit
-status 2 and one line on stderr, never a traceback. Every subcommand takes
-``--json`` and then prints exactly one JSON document on stdout.
+status 2 and one line on stderr, never a traceback. Every subcommand but
+``serve`` (an HTTP server, see :mod:`tripletrec._cli_serve`) takes ``--json``
+and then prints exactly one JSON document on stdout.
 
 Metric names are those of :func:`tripletrec.metrics.evaluate`: ``auc`` ranks
 each user's candidates without their training items, ``auc_all`` (the seed
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 from . import _cli_data as data_options
 from ._cli_data import UserError
+from ._cli_serve import add_serve_parser
 from ._version import __version__
 
 EXIT_USER_ERROR = 2
@@ -504,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     _add_json(similar)
     similar.set_defaults(handler=_command_similar)
+
+    add_serve_parser(commands)
 
     listing = commands.add_parser("datasets", help="list datasets, their splits and where each is found")
     _add_json(listing)

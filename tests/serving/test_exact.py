@@ -453,3 +453,16 @@ def test_cosine_bad_self_indices_are_named():
         cosine_top_k(vectors[:2], vectors, 1, exclude_self_indices=[0, 3])
     with pytest.raises(ValueError, match="exclude_self_indices must be 2 integers"):
         cosine_top_k(vectors[:2], vectors, 1, exclude_self_indices=[0])
+
+
+def test_selection_compiled_gives_the_auto_answer():
+    rng = np.random.default_rng(3)
+    users = rng.standard_normal((4, 8)).astype(np.float32)
+    items = rng.standard_normal((50, 8)).astype(np.float32)
+    exclude = (np.array([0, 2, 2, 3, 3]), np.array([1, 4, 7]))
+    auto = top_k(users, items, 5, exclude=exclude)
+    compiled = top_k(users, items, 5, exclude=exclude, selection="compiled")
+    np.testing.assert_array_equal(auto[0], compiled[0])
+    np.testing.assert_array_equal(auto[1], compiled[1])
+    with pytest.raises(ValueError, match="selection"):
+        top_k(users, items, 5, selection="fast")

@@ -282,6 +282,7 @@ def top_k(
     candidates: Any = None,
     block_size: int | None = None,
     threads: int | None = None,
+    selection: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k highest-scoring items for each query row, best first.
 
@@ -317,6 +318,10 @@ def top_k(
         of them (at least one); the last tile uses all. Default: numba's
         current setting. Unused by small requests, which numpy selects in
         the calling thread (see Notes).
+    selection : {"auto", "compiled"}
+        ``"auto"``: the size rule of the Notes; ``"compiled"``: always the
+        compiled kernel (a server whose kernels are warm: faster from a
+        few thousand scores on). Same answer either way.
 
     Returns
     -------
@@ -355,6 +360,8 @@ def top_k(
     >>> ids.tolist(), scores.tolist()
     ([[1, 2]], [[2.0, 1.0]])
     """
+    if selection not in ("auto", "compiled"):
+        raise ValueError(f"selection must be 'auto' or 'compiled', got {selection!r}")
     user_vectors = _as_float32_matrix(user_vectors, "user_vectors")
     item_vectors = _as_float32_matrix(item_vectors, "item_vectors")
     n_query, dim = user_vectors.shape
@@ -402,7 +409,7 @@ def top_k(
         block_size,
         check_threads(threads),
         ITEM_CHUNK,
-        in_numpy=n_columns <= ITEM_CHUNK and n_query * n_columns <= NUMPY_SELECTION_MAX_SCORES,
+        in_numpy=selection == "auto" and n_columns <= ITEM_CHUNK and n_query * n_columns <= NUMPY_SELECTION_MAX_SCORES,
     )
     if candidate_items is None:
         return out_columns, out_scores
