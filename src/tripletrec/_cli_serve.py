@@ -60,6 +60,11 @@ def add_serve_parser(commands) -> None:
         help="uvicorn's log level (default warning)",
     )
     limits.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    limits.add_argument(
+        "--approximate",
+        action="store_true",
+        help="rank with an HNSW index of the items (pip install 'tripletrec[ann]'); exact by default",
+    )
     data_options.add_data_arguments(serve)
     serve.set_defaults(handler=command_serve)
 
@@ -151,7 +156,13 @@ def command_serve(args: argparse.Namespace) -> int:
         api_key=api_key,
         batch_wait=args.batch_wait_ms / 1000,
         batch_size=args.batch_size,
+        approximate=args.approximate,
     )
+    if args.approximate:
+        try:
+            store.current.model.approximate_index()  # built before the first request, and faiss checked
+        except ImportError as error:
+            raise UserError(str(error)) from None
     app = create_app(store, settings)
     sock = _listen(args.host, args.port)
     host, port = sock.getsockname()[:2]

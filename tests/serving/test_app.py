@@ -217,3 +217,17 @@ def test_from_items_same_answer_alone_and_in_a_batch(trained):
         alone, answers, largest = asyncio.run(concurrently(url))
     assert largest > 1, "the concurrent requests were not batched"
     assert answers[0] == alone and answers[16] == alone and answers[-1] == alone
+
+
+def test_approximate_server_answers_like_the_model(trained):
+    pytest.importorskip("faiss", reason="the ann extra is not installed (pip install 'tripletrec[ann]')")
+    model, train, path = trained
+    store = ModelStore(path, training=train)
+    with running_server(store, ServerSettings(approximate=True), poll=False) as url:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for user in ("user-00", "user-13"):
+                body = client.get(f"/v1/users/{user}/recommendations", params={"k": 5}).json()
+                ids, _ = model.recommend(user, k=5, exclude=train, approximate=True)
+                assert [item for item, _ in _pairs(body)] == ids.tolist()
+                exact, _ = model.recommend(user, k=5, exclude=train)
+                assert set(ids.tolist()) == set(exact.tolist())  # 20 items: the graph finds them all

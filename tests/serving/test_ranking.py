@@ -68,10 +68,31 @@ def test_uncertified_rows_fall_back_to_the_same_answer(monkeypatch):
     np.testing.assert_array_equal(fallback[1][0], ids)
 
 
-def test_short_rows_and_approximate_placeholder():
+def test_short_rows_hold_what_remains():
     table = _table(n_items=10)
     vector = np.ones((1, 16), dtype=np.float32)
     ((ids, scores),) = rank_rows(vector, table, [8], [np.arange(5)])
     assert sorted(ids.tolist()) == [5, 6, 7, 8, 9] and len(scores) == 5
-    with pytest.raises(NotImplementedError, match="approximate"):
-        rank_rows(vector, table, [3], [None], approximate=True)
+
+
+def test_approximate_rows_match_exact_and_do_not_depend_on_the_batch():
+    pytest.importorskip("faiss", reason="the ann extra is not installed (pip install 'tripletrec[ann]')")
+    from tripletrec.serving.approximate import ApproximateIndex
+
+    table = _table(n_items=2000, dim=16, seed=3)
+    index = ApproximateIndex(table.factors, table.biases, search_breadth=200, threads=1)
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((20, 16)).astype(np.float32)
+    ks = [int(k) for k in rng.integers(1, 20, size=20)]
+    exclusions = [rng.choice(2000, size=int(rng.integers(0, 10)), replace=False) for _ in range(20)]
+    batch = rank_rows(vectors, table, ks, exclusions, approximate=True, index=index)
+    hits = 0
+    for row in range(20):
+        alone = rank_rows(
+            vectors[row : row + 1], table, ks[row : row + 1], exclusions[row : row + 1], approximate=True, index=index
+        )[0]
+        assert np.array_equal(alone[0], batch[row][0]) and np.array_equal(alone[1], batch[row][1])
+        expected, _ = _reference(vectors[row], table, ks[row], exclusions[row])
+        assert not set(batch[row][0]) & set(exclusions[row])
+        hits += len(set(batch[row][0]) & set(expected))
+    assert hits / sum(ks) > 0.95

@@ -51,7 +51,7 @@ class ServerSettings(BaseModel):
     batch_size : int
         Most requests in one micro-batch.
     approximate : bool
-        Reserved for approximate top-k (exact only for now).
+        Rank with an HNSW index of the items (``tripletrec[ann]``) instead of exactly.
     """
 
     max_k: int = Field(1000, ge=1)

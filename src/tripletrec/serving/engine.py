@@ -103,8 +103,8 @@ class Engine:
     Parameters
     ----------
     approximate : bool
-        Passed to :func:`~tripletrec.serving.ranking.rank_rows` (reserved for
-        approximate top-k; exact now).
+        Rank with each model's HNSW index (:meth:`tripletrec.models.BaseModel.approximate_index`,
+        built once per loaded model) instead of exactly.
     """
 
     def __init__(self, *, approximate: bool = False):
@@ -141,6 +141,7 @@ class Engine:
                     [row.excluded for row in rows],
                     first.candidates,
                     approximate=self.approximate,
+                    index=snapshot.model.approximate_index() if self.approximate else None,
                 )
             except Exception as error:
                 for number, _ in members:

@@ -16,13 +16,16 @@ the row is rescored over all its items in float64 (rare: it needs about
 ``MARGIN`` items within rounding of each other). Either way a row's answer is
 a function of its own vector, exclusions, candidates and ``k`` alone.
 
-Approximate (ANN) retrieval will plug in at :func:`rank_rows`' ``approximate``
-flag; exact is the only implementation for now.
+With ``approximate``, the model's HNSW index
+(:class:`~tripletrec.serving.approximate.ApproximateIndex`) proposes each
+row's items instead: a graph search visits items in an order that depends on
+the row's vector alone, so that answer is batch-independent too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -104,6 +107,30 @@ def _rescore_all(
     return best_indices, best_scores
 
 
+def _exclusion_csr(exclusions: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.array([0 if rows is None else len(rows) for rows in exclusions], dtype=np.int64)
+    indptr = np.zeros(len(exclusions) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate([rows for rows in exclusions if rows is not None] or [np.empty(0, dtype=np.int64)])
+    return indptr, indices.astype(np.int64, copy=False)
+
+
+def _rank_approximate(vectors, index, ks, exclusions, candidates) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each row's best items from the HNSW index, as :func:`rank_rows` returns them."""
+    n_available = len(index.item_vectors) if candidates is None else len(candidates)
+    found, scores = index.search(
+        np.ascontiguousarray(vectors, dtype=np.float32),
+        min(max(ks), n_available),
+        exclude=_exclusion_csr(exclusions),
+        candidates=candidates,
+    )
+    answers = []
+    for row, k in enumerate(ks):
+        valid = found[row, :k] >= 0
+        answers.append((found[row, :k][valid], scores[row, :k][valid].astype(np.float64)))
+    return answers
+
+
 def rank_rows(
     vectors: np.ndarray,
     table: ItemTable,
@@ -112,6 +139,7 @@ def rank_rows(
     candidates: np.ndarray | None = None,
     *,
     approximate: bool = False,
+    index: Any = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The best items for each query vector, the same whatever the other rows are.
 
@@ -128,7 +156,9 @@ def rank_rows(
         Sorted unique dense item indices the answer is restricted to (shared
         by every row).
     approximate : bool
-        Reserved for approximate retrieval; only False (exact) is implemented.
+        Search ``index`` (an HNSW graph of the items) instead of scoring every item.
+    index : ApproximateIndex, optional
+        The model's index (``model.approximate_index()``), needed with ``approximate``.
 
     Returns
     -------
@@ -137,24 +167,21 @@ def rank_rows(
         first, ties to the lower index; fewer than ``k`` when fewer items
         remain.
     """
-    if approximate:
-        raise NotImplementedError("approximate top-k is not available in this server yet")
     n_rows = len(vectors)
     if n_rows == 0:
         return []
+    if approximate:
+        return _rank_approximate(vectors, index, ks, exclusions, candidates)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n_available = len(table.factors) if candidates is None else len(candidates)
     proposed = min(max(ks) + MARGIN, n_available)
-    counts = np.array([0 if rows is None else len(rows) for rows in exclusions], dtype=np.int64)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    indices = np.concatenate([rows for rows in exclusions if rows is not None] or [np.empty(0, dtype=np.int64)])
+    indptr, indices = _exclusion_csr(exclusions)
     found, approximate_scores = top_k(
         vectors,
         table.factors,
         proposed,
         item_biases=table.biases,
-        exclude=(indptr, indices.astype(np.int64, copy=False)),
+        exclude=(indptr, indices),
         candidates=candidates,
         # The server warms the kernel up at start; numpy's selection is slower past a few thousand scores.
         selection="compiled" if n_rows * n_available > _NUMPY_SELECTION_SCORES else "auto",
