@@ -65,7 +65,8 @@ class _FactorScores:
         self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
 
-    def score(self, users):
+    def score_indices(self, users):
+        # evaluate() asks a model for score_indices(user_indices).
         return self.user_factors[users] @ self.item_factors.T
 
 
