@@ -1,10 +1,17 @@
-"""Training throughput on 5M synthetic interactions, against implicit's BPR.
+"""Training throughput on synthetic interactions, against implicit's BPR.
 
-Data: ``datasets.synthetic(100_000 users, 50_000 items, 5_000_000
-interactions, planted dim 32, popularity exponent 1.0, seed 0)``. For 2,000
-random users a fifth of their pairs is held out to measure accuracy (AUC
-and precision@10, training pairs excluded from the ranking); everything
-else is the training matrix, the same CSR for every library.
+Data: ``datasets.synthetic(users, items, interactions, planted dim 32,
+popularity exponent 1.0, seed 0)`` at two shapes, both in one run (``--shapes``):
+
+* ``large``: 100,000 users x 50,000 items, 5,000,000 interactions (the
+  item vectors, 12.8 MB at dim 64, do not fit in the caches; memory
+  traffic weighs);
+* ``small``: 20,000 users x 10,000 items, 1,800,000 interactions (the item
+  vectors fit in the shared cache: the per-sample arithmetic weighs).
+
+For 2,000 random users a fifth of their pairs is held out to measure
+accuracy (AUC and precision@10, training pairs excluded from the ranking);
+everything else is the training matrix, the same CSR for every library.
 
 Measured, all with dim 64 and 2 threads, in one run:
 
@@ -29,7 +36,12 @@ Accuracy is measured after the last fit.
 
 Usage::
 
-    python benchmarks/throughput.py [--epochs 3] [--warp-epochs 2] [--repeats 2] [--interactions 5000000]
+    python benchmarks/throughput.py [--epochs 3] [--warp-epochs 2] [--repeats 2] [--shapes large,small]
+        [--bpr-only] [--interactions N --users N --items N  (replace the large shape)]
+
+The visiting-order and warp rows and the MovieLens comparison run on the
+large shape only (and not at all with ``--bpr-only``); each shape ends with
+a line of ratios to implicit.
 """
 
 from __future__ import annotations
@@ -53,7 +65,8 @@ class _FactorScores:
         self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
 
-    def score(self, users):
+    def score_indices(self, users):
+        # evaluate() asks a model for score_indices(user_indices).
         return self.user_factors[users] @ self.item_factors.T
 
 
@@ -163,36 +176,55 @@ def movielens_order_comparison(repeats):
         )
 
 
+SHAPES = {"large": (100_000, 50_000, 5_000_000), "small": (20_000, 10_000, 1_800_000)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs of each bpr fit (default 3)")
     parser.add_argument("--warp-epochs", type=int, default=2, help="epochs of each warp fit (default 2)")
     parser.add_argument("--repeats", type=int, default=2, help="fits of each library's bpr, best kept (default 2)")
-    parser.add_argument("--interactions", type=int, default=5_000_000)
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--items", type=int, default=50_000)
+    parser.add_argument("--shapes", default="large,small", help="comma-separated: large, small (default both)")
+    parser.add_argument("--bpr-only", action="store_true", help="only the bpr comparisons with implicit")
+    parser.add_argument("--interactions", type=int, default=SHAPES["large"][2], help="large shape's interactions")
+    parser.add_argument("--users", type=int, default=SHAPES["large"][0], help="large shape's users")
+    parser.add_argument("--items", type=int, default=SHAPES["large"][1], help="large shape's items")
     parser.add_argument("--movielens-repeats", type=int, default=3)
     args = parser.parse_args()
+    shapes = {"large": (args.users, args.items, args.interactions), "small": SHAPES["small"]}
+    names = [name.strip() for name in args.shapes.split(",") if name.strip()]
+    unknown = [name for name in names if name not in shapes]
+    if unknown:
+        parser.error(f"--shapes: unknown {', '.join(unknown)}; valid: {', '.join(shapes)}")
 
-    started = time.perf_counter()
-    data = datasets.synthetic(args.users, args.items, args.interactions, 32, 1.0, 0)
-    print(f"synthetic: {data.interactions} generated in {time.perf_counter() - started:.1f} s")
-    train, test = split_some_users(data.interactions, 2000, 0.2, seed=0)
-    print(
-        f"train {len(train):,} pairs, held out {len(test):,} pairs of 2,000 users; dim 64, 2 threads; "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
-    # Compile (or load from numba's cache) every kernel variant first.
-    warm = data.interactions.select(np.arange(len(data.interactions)) < 20_000)
-    for params in (dict(), dict(optimizer="adagrad"), dict(optimizer="sgd"), dict(loss="warp")):
-        MatrixFactorization(epochs=1, **params).fit(warm, progress=False)
+    for shape in names:
+        n_users, n_items, n_interactions = shapes[shape]
+        started = time.perf_counter()
+        data = datasets.synthetic(n_users, n_items, n_interactions, 32, 1.0, 0)
+        print(f"\n{shape} shape: synthetic {data.interactions} generated in {time.perf_counter() - started:.1f} s")
+        train, test = split_some_users(data.interactions, 2000, 0.2, seed=0)
+        print(
+            f"train {len(train):,} pairs, held out {len(test):,} pairs of 2,000 users; dim 64, 2 threads; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        # Compile (or load from numba's cache) every kernel variant first.
+        warm = data.interactions.select(np.arange(len(data.interactions)) < 20_000)
+        for params in (dict(), dict(optimizer="adagrad"), dict(optimizer="sgd"), dict(loss="warp")):
+            MatrixFactorization(epochs=1, **params).fit(warm, progress=False)
 
-    compare_bpr_with_implicit(train, test, args.epochs, args.repeats)
-    run_ours("tripletrec bpr random order", dict(random_order=True), train, test, args.epochs)
-    run_ours("tripletrec bpr sgd random order", dict(optimizer="sgd", random_order=True), train, test, args.epochs)
-    run_ours("tripletrec warp", dict(loss="warp"), train, test, args.warp_epochs)
-    run_ours("tripletrec warp max_sampled=10", dict(loss="warp", max_sampled=10), train, test, args.warp_epochs)
-    movielens_order_comparison(args.movielens_repeats)
+        compare_bpr_with_implicit(train, test, args.epochs, args.repeats)
+        if args.bpr_only:
+            continue
+        if shape == "large":
+            run_ours("tripletrec bpr random order", dict(random_order=True), train, test, args.epochs)
+            run_ours(
+                "tripletrec bpr sgd random order", dict(optimizer="sgd", random_order=True), train, test, args.epochs
+            )
+        run_ours("tripletrec warp", dict(loss="warp"), train, test, args.warp_epochs)
+        if shape == "large":
+            run_ours("tripletrec warp max_sampled=10", dict(loss="warp", max_sampled=10), train, test, args.warp_epochs)
+    if not args.bpr_only:
+        movielens_order_comparison(args.movielens_repeats)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
 
 

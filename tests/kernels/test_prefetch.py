@@ -2,7 +2,7 @@ import numba
 import numpy as np
 import pytest
 
-from tripletrec.kernels.prefetch import prefetch
+from tripletrec.kernels.prefetch import prefetch, prefetch_write
 
 
 @numba.njit
@@ -36,3 +36,20 @@ def test_prefetch_rejects_what_is_not_an_array():
         pytest.skip("without the JIT the hint accepts anything")
     with pytest.raises(numba.core.errors.TypingError):
         hint_a_number(1.5)
+
+
+@numba.njit
+def _scale_with_write_hints(matrix, rows, factor):
+    for row in rows:
+        prefetch_write(matrix, row)
+    for row in rows:
+        matrix[row] *= factor
+
+
+def test_write_hint_compiles_and_changes_nothing_but_the_writes():
+    matrix = np.arange(60, dtype=np.float32).reshape(20, 3)
+    expected = matrix.copy()
+    rows = np.array([3, 19, 0], dtype=np.int64)
+    expected[rows] *= 2.0
+    _scale_with_write_hints(matrix, rows, np.float32(2.0))
+    np.testing.assert_array_equal(matrix, expected)

@@ -344,6 +344,45 @@ def test_several_negatives_are_successive_steps(loss, optimizer):
     np.testing.assert_array_equal(item_biases, tiny_model()[2])  # biases off: untouched
 
 
+@pytest.mark.parametrize("use_weights", [True, False])
+@pytest.mark.parametrize("loss", ["bpr", "sigmoid", "hinge"])
+def test_reported_loss_is_the_reference_loss(loss, use_weights):
+    import scipy.sparse as sp
+
+    # Three users with two positives each (weights 1, 2, 3 ... when used); every
+    # negative is item 4. The kernel sums bpr's log1p terms as the log of a
+    # product when unweighted, and computes in float32: the float64
+    # reference of the same steps must agree to float32 precision.
+    user_factors, item_factors, item_biases = tiny_model(n_users=3, n_items=5)
+    rows, columns = np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 1, 2, 0, 3])
+    weights = np.arange(1.0, 7.0)
+    interactions = sp.csr_matrix((weights, (rows, columns)), shape=(3, 5))
+    reference = ReferenceModel(user_factors, item_factors, item_biases, "sgd", 0.05, 0.0, 0.0, True)
+    positions, chunk_losses, chunk_weights = run_kernel(
+        interactions,
+        user_factors,
+        item_factors,
+        item_biases,
+        loss=loss,
+        optimizer="sgd",
+        forced_negative=4,
+        learning_rate=0.05,
+        use_weights=use_weights,
+    )
+    expected_loss = expected_weight = 0.0
+    users = np.repeat(np.arange(3), 2)
+    for position in positions:  # the kernel's visiting order
+        weight = weights[position] if use_weights else 1.0
+        user, positive = users[position], columns[position]
+        difference = reference.score(user, positive) - reference.score(user, 4)
+        expected_loss += weight * float(losses.pairwise_loss(loss, difference, 1.0))
+        expected_weight += weight
+        reference.train_example(loss, user, positive, 4, weight, 5, 1.0, n_negatives=1)
+    assert chunk_weights[0] == expected_weight
+    assert chunk_losses[0] == pytest.approx(expected_loss, rel=1e-5)
+    np.testing.assert_allclose(user_factors, reference.user, rtol=2e-5, atol=2e-6)
+
+
 def test_ignored_weights_count_one():
     import scipy.sparse as sp
 

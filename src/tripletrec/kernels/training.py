@@ -68,9 +68,16 @@ import math
 import numba
 import numpy as np
 
-from ..losses import BPR, LOGISTIC, LOSSES, SIGMOID, WARP, WARP_KOS
+from ..losses import LOGISTIC, LOSSES, WARP, WARP_KOS
 from ..sampling import NEGATIVE_SAMPLERS
-from .prefetch import prefetch
+from .loss_terms import (
+    accumulate_log1p,
+    kth_best,
+    pair_gradient32,
+    pair_loss_and_gradient,
+    point_loss_and_gradient,
+)
+from .prefetch import prefetch, prefetch_write
 from .random_draws import (
     build_alias_table,
     draw_negative,
@@ -150,67 +157,17 @@ _ONE32 = np.float32(1.0)
 # ------------------------------------------------------------------ prefetch
 @numba.njit(forceinline=True, **_INTERNAL)
 def _prefetch_row(matrix, row):
-    if matrix.shape[0] > 0:
-        values = matrix[row]
-        # One hint per 64-byte line of float32 values.
-        for offset in range(0, values.shape[0], 16):
-            prefetch(values, offset)
+    values = matrix[row]
+    # One hint per 64-byte line of float32 values.
+    for offset in range(0, values.shape[0], 16):
+        prefetch(values, offset)
 
 
-# -------------------------------------------------------------------- losses
-@numba.njit(forceinline=True, **_OPTIONS)
-def pair_loss_and_gradient(loss, difference, margin):
-    """Value and derivative in ``d`` of a pairwise loss at ``d = s+ - s-``.
-
-    The compiled twin of :func:`tripletrec.losses.pairwise_loss` and
-    :func:`tripletrec.losses.pairwise_gradient` (float64 in and out); the
-    hinge is shared by ``hinge``, ``warp`` and ``warp-kos``.
-    """
-    if loss == BPR or loss == SIGMOID:
-        # One exp of a non-positive number gives both sigmoids, stably.
-        exp_neg_abs = math.exp(-abs(difference))
-        if difference >= 0.0:
-            sigmoid_positive = 1.0 / (1.0 + exp_neg_abs)
-        else:
-            sigmoid_positive = exp_neg_abs / (1.0 + exp_neg_abs)
-        sigmoid_negative = 1.0 - sigmoid_positive
-        if loss == BPR:
-            # -log sigmoid(d) = log1p(exp(-|d|)) + max(-d, 0)
-            return math.log1p(exp_neg_abs) + max(-difference, 0.0), -sigmoid_negative
-        return sigmoid_negative, -sigmoid_positive * sigmoid_negative
-    if difference < margin:
-        return margin - difference, -1.0
-    return 0.0, 0.0
-
-
-@numba.njit(forceinline=True, **_OPTIONS)
-def point_loss_and_gradient(score, label):
-    """Value and derivative in ``s`` of ``-log sigmoid(label * s)`` (float64)."""
-    signed = label * score
-    exp_neg_abs = math.exp(-abs(signed))
-    if signed >= 0.0:
-        sigmoid_negative = exp_neg_abs / (1.0 + exp_neg_abs)
-    else:
-        sigmoid_negative = 1.0 / (1.0 + exp_neg_abs)
-    return math.log1p(exp_neg_abs) + max(-signed, 0.0), -label * sigmoid_negative
-
-
-@numba.njit(**_OPTIONS)
-def kth_best(scores, n, k):
-    """Index of the ``min(k, n)``-th best of ``scores[:n]``; ties keep index order.
-
-    The compiled twin of :func:`tripletrec.losses.kos_positive`.
-    """
-    place = min(k, n) - 1
-    for candidate in range(n):
-        better = 0
-        value = scores[candidate]
-        for other in range(n):
-            if scores[other] > value or (scores[other] == value and other < candidate):
-                better += 1
-        if better == place:
-            return candidate
-    return n - 1
+@numba.njit(forceinline=True, **_INTERNAL)
+def _prefetch_row_for_write(matrix, row):
+    values = matrix[row]
+    for offset in range(0, values.shape[0], 16):
+        prefetch_write(values, offset)
 
 
 # ---------------------------------------------------------------- the steps
@@ -235,6 +192,45 @@ def _adam_rate(learning_rate, steps, row):
     steps[row] += 1
     t = steps[row]
     return np.float32(learning_rate * math.sqrt(1.0 - ADAM_BETA2**t) / (1.0 - ADAM_BETA1**t))
+
+
+@numba.njit(forceinline=True, **_INTERNAL)
+def _pair_gradient_squares(u_row, p_row, n_row, gradient, l2):
+    """Squared norms of the three rows' gradients ``g (p - n) + l2 u``, ``g u + l2 p``, ``l2 n - g u``.
+
+    Expanded into sums of products of the rows, none of which involves the
+    gradient: the pass over the rows then does not wait for the loss's
+    ``exp`` (which waits for the score), and the processor runs it while
+    the score's chain completes. Only the three short sums at the end wait
+    for ``g``. The expansion can cancel to a tiny negative number where
+    the exact value is about 0 (``g u = -l2 p``): clamped at 0, an error of
+    float32 rounding on a sum of squares that is added to an accumulator
+    of at least ``ADAGRAD_INITIAL_ACCUMULATOR``.
+    """
+    uu = _ZERO32
+    pp = _ZERO32
+    nn = _ZERO32
+    up = _ZERO32
+    un = _ZERO32
+    dd = _ZERO32
+    for k in range(u_row.shape[0]):
+        u = u_row[k]
+        p = p_row[k]
+        n = n_row[k]
+        d = p - n
+        uu += u * u
+        pp += p * p
+        nn += n * n
+        up += u * p
+        un += u * n
+        dd += d * d
+    cross = np.float32(2.0) * gradient * l2
+    gradient_squared = gradient * gradient
+    l2_squared = l2 * l2
+    square_u = gradient_squared * dd + cross * (up - un) + l2_squared * uu
+    square_p = gradient_squared * uu + cross * up + l2_squared * pp
+    square_n = gradient_squared * uu - cross * un + l2_squared * nn
+    return max(square_u, _ZERO32), max(square_p, _ZERO32), max(square_n, _ZERO32)
 
 
 @numba.njit(forceinline=True, **_INTERNAL)
@@ -333,19 +329,7 @@ def _pair_step(user, positive, negative, gradient, model, optimizer_state, setti
     elif _OPTIMIZER == ROWWISE_ADAGRAD:
         # The mean squared gradient of each row first: the whole row then
         # moves with one rate, one square root per row instead of per value.
-        square_u = _ZERO32
-        square_p = _ZERO32
-        square_n = _ZERO32
-        for k in range(dim):
-            u = u_row[k]
-            p = p_row[k]
-            n = n_row[k]
-            gu = gradient * (p - n) + l2 * u
-            gp = gradient * u + l2 * p
-            gn = l2 * n - gradient * u
-            square_u += gu * gu
-            square_p += gp * gp
-            square_n += gn * gn
+        square_u, square_p, square_n = _pair_gradient_squares(u_row, p_row, n_row, gradient, l2)
         inverse_dim = _ONE32 / np.float32(dim)
         su = user_moment2[user, 0] + square_u * inverse_dim
         sp = item_moment2[positive, 0] + square_p * inverse_dim
@@ -508,30 +492,38 @@ def _point_step(user, item, gradient, model, optimizer_state, settings):
 
 
 # ------------------------------------------------------------------- epochs
-@numba.njit(forceinline=True, **_INTERNAL)
 def _prefetch_example(position, negative, data, model, optimizer_state):
+    """Prefetch, for writing, the rows the example's step will update (a template, see :func:`_variant`).
+
+    Only the optimizer's own state: the others' arrays are empty, and a
+    hint for them was a wasted instruction and branch per row. With write
+    intent, since the step writes every one of these lines; with Hogwild
+    an item row is often in the other thread's cache, and a read hint would
+    leave the store to take it over a second time.
+    """
     user = data.interaction_users[position]
     positive = data.indices[position]
     user_factors, item_factors, item_biases = model
-    user_moment1 = optimizer_state.user_moment1
-    user_moment2 = optimizer_state.user_moment2
-    item_moment1 = optimizer_state.item_moment1
-    item_moment2 = optimizer_state.item_moment2
-    bias_moment2 = optimizer_state.bias_moment2
-    _prefetch_row(user_factors, user)
-    _prefetch_row(item_factors, positive)
-    _prefetch_row(item_factors, negative)
-    _prefetch_row(user_moment1, user)
-    _prefetch_row(user_moment2, user)
-    _prefetch_row(item_moment1, positive)
-    _prefetch_row(item_moment1, negative)
-    _prefetch_row(item_moment2, positive)
-    _prefetch_row(item_moment2, negative)
-    prefetch(item_biases, positive)
-    prefetch(item_biases, negative)
-    if bias_moment2.shape[0] > 0:
-        prefetch(bias_moment2, positive)
-        prefetch(bias_moment2, negative)
+    _prefetch_row_for_write(user_factors, user)
+    _prefetch_row_for_write(item_factors, positive)
+    _prefetch_row_for_write(item_factors, negative)
+    prefetch_write(item_biases, positive)
+    prefetch_write(item_biases, negative)
+    if _OPTIMIZER != SGD:
+        _prefetch_row_for_write(optimizer_state.user_moment2, user)
+        _prefetch_row_for_write(optimizer_state.item_moment2, positive)
+        _prefetch_row_for_write(optimizer_state.item_moment2, negative)
+        prefetch_write(optimizer_state.bias_moment2, positive)
+        prefetch_write(optimizer_state.bias_moment2, negative)
+    if _OPTIMIZER == ADAM:
+        _prefetch_row_for_write(optimizer_state.user_moment1, user)
+        _prefetch_row_for_write(optimizer_state.item_moment1, positive)
+        _prefetch_row_for_write(optimizer_state.item_moment1, negative)
+        prefetch_write(optimizer_state.bias_moment1, positive)
+        prefetch_write(optimizer_state.bias_moment1, negative)
+        prefetch_write(optimizer_state.user_steps, user)
+        prefetch_write(optimizer_state.item_steps, positive)
+        prefetch_write(optimizer_state.item_steps, negative)
 
 
 def _train_positions(state, data, model, optimizer_state, scratch, settings):
@@ -561,6 +553,7 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
     kos_k = settings.kos_k
     kos_n = settings.kos_n
     margin = settings.margin
+    margin32 = np.float32(margin)
     use_weights = settings.use_weights
     n_items = item_factors.shape[0]
     n_items_bound = np.uint64(n_items)
@@ -568,6 +561,9 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
     warp_queue = upcoming_negatives[PREFETCH_DISTANCE:]
     total_loss = 0.0
     total_weight = 0.0
+    # The unweighted pairwise losses' log1p terms, as the log of their product
+    # (see accumulate_log1p).
+    log_product = 1.0
     for ahead in range(min(PREFETCH_DISTANCE, n_examples)):
         position = positions[ahead]
         user = interaction_users[position]
@@ -709,13 +705,17 @@ def _train_positions(state, data, model, optimizer_state, scratch, settings):
                     )
                 difference = _dot_difference(user_row, item_factors[positive], item_factors[negative])
                 difference += item_biases[positive] - item_biases[negative]
-                value, gradient = pair_loss_and_gradient(loss, np.float64(difference), margin)
-                total_loss += weight * value
+                gradient, linear, log1p_argument = pair_gradient32(loss, difference, margin32)
+                if use_weights:
+                    total_loss += weight * (np.float64(linear) + math.log1p(np.float64(log1p_argument)))
+                else:
+                    total_loss += linear
+                    log_product, total_loss = accumulate_log1p(log_product, total_loss, log1p_argument)
                 total_weight += weight
                 step_gradient = weight * gradient
             if step_gradient != 0.0:
                 _pair_step(user, positive, negative, np.float32(step_gradient), model, optimizer_state, settings)
-    return state, total_loss, total_weight
+    return state, total_loss + math.log(log_product), total_weight
 
 
 def train_epoch(plan, data, model, optimizer_state, scratch, settings):
@@ -828,6 +828,7 @@ _LOSS_FAMILIES = {
 _TEMPLATES = (
     (_pair_step, {"forceinline": True, **_NO_WRAPPER}),
     (_point_step, _NO_WRAPPER),
+    (_prefetch_example, {"forceinline": True, **_NO_WRAPPER}),
     (_train_positions, {"inline": "always", **_NO_WRAPPER}),
     (_train_chunk, _NO_WRAPPER),
     (_train_chunks, {"nogil": True}),
