@@ -366,6 +366,7 @@ def main():
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     command = "python benchmarks/compare.py" + (" --quick" if args.quick else "")
     machine = machine_info(args.threads)
+    load_before = os.getloadavg()
     print(
         f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['os']}, "
         f"Python {machine['python']}, BLAS {machine['blas']}"
@@ -389,6 +390,8 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
         "duration": time.perf_counter() - began,
+        # Other work on the machine inflates every time on the page: say how busy it was.
+        "load": {"start": list(load_before), "end": list(os.getloadavg())},
         "machine": machine,
         "status": status,
         "available": available,

@@ -306,6 +306,25 @@ def _tuning_section(context):
     return lines
 
 
+def load_lines(load):
+    """A sentence on how busy the machine was (1-minute load averages), if the run recorded it."""
+    if not load:
+        return []
+    if "start" in load:
+        measured = (
+            f"Machine load (1-minute load average) at the start {load['start'][0]:.1f}, at the end {load['end'][0]:.1f}"
+        )
+    else:
+        measured = "Machine load (1-minute load average)"
+    text = (
+        measured
+        + (f": {load['note']}" if load.get("note") else "")
+        + ". Above the core count, other work shared the cores and every time below is inflated, for "
+        "every system alike (they ran one after another, so not necessarily by the same factor)."
+    )
+    return [text, ""]
+
+
 def write_page(path, context, image_names):
     info, plan, synthetic = context["machine"], context["plan"], context["synthetic"]
     first = plan.report_splits[0]
@@ -318,6 +337,7 @@ def write_page(path, context, image_names):
         "version). Each peer is tuned on a validation split (section 4); tripletrec's default row is "
         "`MatrixFactorization()` exactly as shipped, never tuned.",
         "",
+        *load_lines(context.get("load")),
         f"tripletrec's defaults in this run: `{params_text(context['defaults'])}` (threads and seed set "
         "as for every system). tripletrec warp is the named configuration "
         f"`{SYSTEMS['tripletrec warp'][1]}` (the best seed-protocol setting of `benchmarks/seed_protocol.py`), "
