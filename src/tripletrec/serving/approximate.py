@@ -8,9 +8,10 @@ maximum inner product search: each item is indexed as ``[v_i, b_i]`` and
 each query as ``[u, 1]``, so ``[u, 1] . [v_i, b_i] = u . v_i + b_i`` and the
 bias needs no separate pass.
 
-Exclusions (items a user already has) are honoured by over-fetching: each
-batch asks the graph for ``k`` plus the most items any of its rows excludes,
-then drops the excluded ones, so every row still gets ``k`` items. A
+Exclusions (items a user already has) are honoured by over-fetching: rows
+are grouped by how many items they exclude (powers of two), each group asks
+the graph for ``k`` plus its largest exclusion count, then the excluded
+items are dropped, so every row still gets ``k`` items. A
 candidate restriction (``items=``) is answered exactly over the candidates,
 which are few by nature. Returned scores are recomputed exactly (float32
 dot products, as the exact path), so only the choice of items is approximate.
@@ -26,6 +27,7 @@ References
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,20 @@ def _faiss():
     except ImportError:
         raise ImportError(FAISS_MISSING) from None
     return faiss
+
+
+@contextmanager
+def _faiss_threads(faiss, threads: int | None):
+    """faiss's OpenMP thread count set to ``threads`` for the body (None: unchanged)."""
+    if threads is None:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 class ApproximateIndex:
@@ -95,27 +111,10 @@ class ApproximateIndex:
         started = time.perf_counter()
         index = faiss.IndexHNSWFlat(dim + 1, check_integer(neighbours, "neighbours", low=2), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = check_integer(build_breadth, "build_breadth", low=1)
-        with self._threads(faiss):
+        with _faiss_threads(faiss, self.threads):
             index.add(np.hstack([self.item_vectors, self.item_biases[:, None]]))
         self.index = index
         self.build_seconds = time.perf_counter() - started
-
-    def _threads(self, faiss):
-        from contextlib import contextmanager
-
-        @contextmanager
-        def limited():
-            if self.threads is None:
-                yield
-                return
-            before = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(int(self.threads))
-            try:
-                yield
-            finally:
-                faiss.omp_set_num_threads(before)
-
-        return limited()
 
     def search(
         self, query_vectors: Any, k: int, *, exclude: Any = None, candidates: Any = None
@@ -154,7 +153,7 @@ class ApproximateIndex:
         indices = np.empty((n_query, k), dtype=np.int64)
         scores = np.empty((n_query, k), dtype=np.float32)
         faiss = _faiss()
-        with self._threads(faiss):
+        with _faiss_threads(faiss, self.threads):
             for begin in range(0, n_query, QUERY_BLOCK):
                 end = min(begin + QUERY_BLOCK, n_query)
                 block = slice(begin, end)

@@ -19,9 +19,18 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .losses import batch_loss
+from .losses import batch_loss, sampled_softmax
 
-__all__ = ["resolve_device", "torch_threads", "PairBatches", "EmbeddingNetwork", "make_optimizer", "train_epoch"]
+__all__ = [
+    "resolve_device",
+    "torch_threads",
+    "PairBatches",
+    "EmbeddingNetwork",
+    "make_optimizer",
+    "pair_scores",
+    "train_epoch",
+    "train_softmax_epoch",
+]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -99,6 +108,13 @@ class PairBatches:
         return torch.randint(0, n_items, (batch, n_negatives), generator=self.generator, device=self.device)
 
 
+def pair_scores(user_vectors, positive_vectors, positive_biases, negative_vectors, negative_biases):
+    """Scores ``u . v + b`` of the positives (batch,) and of the negatives (batch, n)."""
+    positive = (user_vectors * positive_vectors).sum(-1) + positive_biases
+    negative = torch.einsum("bd,bnd->bn", user_vectors, negative_vectors) + negative_biases
+    return positive, negative
+
+
 class EmbeddingNetwork(torch.nn.Module):
     """User and item embeddings (and optional item biases); the score is ``u . v + b``.
 
@@ -131,10 +147,13 @@ class EmbeddingNetwork(torch.nn.Module):
 
     def forward(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor):
         """Scores of the positives (batch,) and of the negatives (batch, n)."""
-        user_vectors = self.users(users)
-        positive = (user_vectors * self.items(positives)).sum(-1) + self.item_bias(positives)
-        negative = torch.einsum("bd,bnd->bn", user_vectors, self.items(negatives)) + self.item_bias(negatives)
-        return positive, negative
+        return pair_scores(
+            self.users(users),
+            self.items(positives),
+            self.item_bias(positives),
+            self.items(negatives),
+            self.item_bias(negatives),
+        )
 
     def exported(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """User vectors, item vectors and item biases as float32 numpy copies."""
@@ -166,25 +185,42 @@ def make_optimizer(name: str, parameters, learning_rate: float, l2: float) -> to
     return torch.optim.SGD(parameters, lr=learning_rate, weight_decay=l2)
 
 
-def train_epoch(network, optimizer, batches: PairBatches, settings: dict) -> float:
-    """One epoch, one optimizer step per batch; returns the mean training loss."""
-    n_items = settings["n_items"]
+def _run_epoch(optimizer, batches: PairBatches, settings: dict, batch_losses) -> float:
+    """One pass over the batches, one optimizer step each; returns the mean training loss.
+
+    ``batch_losses(users, positives, autocast)`` gives the batch's per-positive
+    losses (float32), computing its scores under ``autocast`` (bfloat16 on
+    CUDA when ``mixed_precision``, a no-op elsewhere).
+    """
     total = torch.zeros((), dtype=torch.float64, device=batches.device)
     count = 0
     use_autocast = batches.device.type == "cuda" and settings.get("mixed_precision", True)
+
+    def autocast():
+        return torch.autocast(device_type=batches.device.type, dtype=torch.bfloat16, enabled=use_autocast)
+
     for users, positives in batches.epoch(settings["batch_size"]):
-        negatives = batches.negatives(users.shape[0], settings["n_negatives"], n_items)
-        with torch.autocast(device_type=batches.device.type, dtype=torch.bfloat16, enabled=use_autocast):
-            positive, negative = network(users, positives, negatives)
-        loss = batch_loss(settings["loss"], positive.float(), negative.float(), n_items, settings["margin"])
-        mean = loss.mean()
+        loss = batch_losses(users, positives, autocast)
         optimizer.zero_grad(set_to_none=True)
-        mean.backward()
+        loss.mean().backward()
         optimizer.step()
         # Accumulated on the device: no host synchronisation per batch.
         total += loss.detach().sum().double()
         count += users.shape[0]
     return float(total) / max(count, 1)
+
+
+def train_epoch(network, optimizer, batches: PairBatches, settings: dict) -> float:
+    """One epoch of a pairwise or pointwise loss on sampled negatives; returns the mean training loss."""
+    n_items = settings["n_items"]
+
+    def batch_losses(users, positives, autocast):
+        negatives = batches.negatives(users.shape[0], settings["n_negatives"], n_items)
+        with autocast():
+            positive, negative = network(users, positives, negatives)
+        return batch_loss(settings["loss"], positive.float(), negative.float(), n_items, settings["margin"])
+
+    return _run_epoch(optimizer, batches, settings, batch_losses)
 
 
 def train_softmax_epoch(network, optimizer, batches: PairBatches, settings: dict, log_q: torch.Tensor) -> float:
@@ -195,23 +231,15 @@ def train_softmax_epoch(network, optimizer, batches: PairBatches, settings: dict
     is to appear in a batch), subtracted from its column's score. Other rows
     holding a row's own positive are masked out of that row's softmax.
     """
-    from .losses import sampled_softmax
 
-    total = torch.zeros((), dtype=torch.float64, device=batches.device)
-    count = 0
-    use_autocast = batches.device.type == "cuda" and settings.get("mixed_precision", True)
-    for users, positives in batches.epoch(settings["batch_size"]):
-        with torch.autocast(device_type=batches.device.type, dtype=torch.bfloat16, enabled=use_autocast):
+    def batch_losses(users, positives, autocast):
+        with autocast():
             user_vectors = network.users(users)
             item_vectors, item_biases = network.items(positives)
             logits = user_vectors @ item_vectors.T + item_biases[None, :]
         duplicates = positives[None, :] == positives[:, None]
         duplicates.fill_diagonal_(False)
         targets = torch.arange(users.shape[0], device=batches.device)
-        loss = sampled_softmax(logits.float(), log_q[positives], targets, duplicates)
-        optimizer.zero_grad(set_to_none=True)
-        loss.mean().backward()
-        optimizer.step()
-        total += loss.detach().sum().double()
-        count += users.shape[0]
-    return float(total) / max(count, 1)
+        return sampled_softmax(logits.float(), log_q[positives], targets, duplicates)
+
+    return _run_epoch(optimizer, batches, settings, batch_losses)

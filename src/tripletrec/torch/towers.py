@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .engine import pair_scores
+
 __all__ = ["PaddedRows", "Tower", "TwoTowerNetwork", "mlp"]
 
 #: Rows per forward pass when exporting every row's vector.
@@ -143,12 +145,7 @@ class TwoTowerNetwork(torch.nn.Module):
 
     def forward(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor):
         """Scores of the positives (batch,) and of the negatives (batch, n), as EmbeddingNetwork's."""
-        user_vectors = self.users(users)
-        positive_vectors, positive_biases = self.items(positives)
-        negative_vectors, negative_biases = self.items(negatives)
-        positive = (user_vectors * positive_vectors).sum(-1) + positive_biases
-        negative = torch.einsum("bd,bnd->bn", user_vectors, negative_vectors) + negative_biases
-        return positive, negative
+        return pair_scores(self.users(users), *self.items(positives), *self.items(negatives))
 
     @torch.no_grad()
     def _all(self, tower: Tower, rows: PaddedRows) -> tuple[np.ndarray, np.ndarray]:
