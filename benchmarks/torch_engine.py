@@ -24,7 +24,8 @@ Sections:
    at its plateau on the same data; otherwise the section says it was
    skipped and why.
 
-Run: ``python benchmarks/torch_engine.py [--threads 2] [--seeds 3] [--quick]``
+Run: ``python benchmarks/torch_engine.py [--threads 2] [--seeds 3] [--quick]``;
+``--gpu-only [--device cuda]`` runs section 4 alone (it needs no MovieLens)
 (``TRIPLETREC_DATA`` must point at the folder holding ``ml-100k.zip``).
 """
 
@@ -172,12 +173,12 @@ def samples_per_second(threads, quick):
             print(f"{workload:<14} {name:<40} {len(train) / seconds:>14,.0f} samples/s")
 
 
-def gpu_section(quick):
+def gpu_section(quick, device="cuda"):
     print("\n== 4. GPU")
-    if torch is None or not torch.cuda.is_available():
+    if device == "cuda" and (torch is None or not torch.cuda.is_available()):
         print("skipped: torch sees no CUDA device on this machine (torch.cuda.is_available() is False)")
         return
-    print(f"device: {torch.cuda.get_device_name(0)}")
+    print(f"device: {torch.cuda.get_device_name(0) if device == 'cuda' else device}")
     size = 1_000_000 if quick else 20_000_000
     users, items = (20_000, 10_000) if quick else (400_000, 100_000)
     data = datasets.synthetic(users, items, size, dim=32, popularity_exponent=1.0, seed=0).interactions
@@ -196,18 +197,26 @@ def gpu_section(quick):
     reached_numba = numba_seconds[int(np.argmax([precision >= plateau for _, precision in numba_curve]))]
     print(f"numba default on the CPU: plateau p@10 {plateau:.4f}, reached after {reached_numba:.1f} s")
     curve = []
-    model = TwoTower(dim=64, batch_size=8192, learning_rate=0.003, epochs=10, seed=0, device="cuda")
+    model = TwoTower(dim=64, batch_size=8192, learning_rate=0.003, epochs=10, seed=0, device=device)
     model.fit(
         train,
         callbacks=[lambda model, entry: curve.append((entry["seconds"], metrics_of(model, test, train)[2]))],
         progress=False,
     )
     elapsed = np.cumsum([seconds for seconds, _ in curve])
-    print(f"TwoTower on the GPU: {len(train) / min(seconds for seconds, _ in curve):,.0f} samples/s (best epoch)")
+    print(f"TwoTower on {device}: {len(train) / min(seconds for seconds, _ in curve):,.0f} samples/s (best epoch)")
     for (_, precision), total in zip(curve, elapsed):
         print(f"  {total:>8.1f} s  p@10 {precision:.4f}")
     reached = [total for (_, precision), total in zip(curve, elapsed) if precision >= plateau]
     print(f"seconds to the numba plateau's p@10: {reached[0]:.1f}" if reached else "did not reach the numba plateau")
+    # Raw step throughput of the pairwise network at the batch sizes a GPU wants.
+    for batch_size in (8192, 65536):
+        network = TripletNetwork(loss="bpr", dim=64, batch_size=batch_size, learning_rate=0.01, epochs=1, seed=0)
+        network.set_params(device=device).fit(train, progress=False)
+        started = time.perf_counter()
+        network.fit(train, progress=False)
+        seconds = time.perf_counter() - started
+        print(f"TripletNetwork(bpr, batch {batch_size}) on {device}: {len(train) / seconds:,.0f} samples/s")
 
 
 def main(argv=None):
@@ -216,12 +225,22 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="one seed, ml-100k only (a smoke run)")
+    parser.add_argument(
+        "--gpu-only",
+        action="store_true",
+        help="section 4 alone (synthetic data only: no MovieLens needed, e.g. on a lent GPU machine)",
+    )
+    parser.add_argument("--device", default="cuda", help="the device of section 4 (default cuda)")
     args = parser.parse_args(argv)
     if torch is None:
         print("torch is not installed (pip install 'tripletrec[torch]'): nothing to measure")
         return
     started = time.perf_counter()
     print(f"{platform.processor() or platform.machine()}; torch {torch.__version__}; threads {args.threads}")
+    if args.gpu_only:
+        gpu_section(args.quick, args.device)
+        print(f"\n{time.perf_counter() - started:.0f} s")
+        return
     train, test = ml100k()
     notebook_protocol(train, test, 1 if args.quick else args.seeds, args.threads)
     feature_comparison(args.threads, args.seed)
