@@ -54,6 +54,42 @@ def test_excluded_items_are_never_returned_and_rows_stay_full(vectors):
     assert recall(found, expected) > 0.9
 
 
+def test_only_rows_whose_exclusions_crowd_the_first_pass_are_searched_again(vectors, monkeypatch):
+    users, items, biases = vectors
+    index = ApproximateIndex(items, biases, search_breadth=128, threads=1)
+    exact, _ = top_k(users, items, 40, item_biases=biases)
+    rng = np.random.default_rng(1)
+    # Even rows exclude their exact top 30 (the first pass's 2k = 20 items cannot hold 10 others),
+    # odd rows exclude 30 random items (rarely among their best: the first pass suffices),
+    # and row 1 excludes nothing.
+    rows = []
+    for row in range(200):
+        if row == 1:
+            rows.append(np.empty(0, dtype=np.int64))
+        elif row % 2 == 0:
+            rows.append(np.sort(exact[row, :30]))
+        else:
+            rows.append(np.sort(rng.choice(np.setdiff1d(np.arange(3000), exact[row, :40]), 30, replace=False)))
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    exclude = (indptr, np.concatenate(rows))
+    searched = []
+    original = ApproximateIndex._search_rows
+
+    def spy(self, queries, k, row_indptr, excluded, fetch):
+        searched.append((len(queries), fetch))
+        return original(self, queries, k, row_indptr, excluded, fetch)
+
+    monkeypatch.setattr(ApproximateIndex, "_search_rows", spy)
+    found, scores = index.search(users, 10, exclude=exclude)
+    # One first pass over all 200 rows fetching 2k, then one over the 100 crowded rows fetching k + 30.
+    assert searched == [(200, 20), (100, 40)]
+    assert (found >= 0).all() and np.isfinite(scores).all()
+    for row in range(200):
+        assert not set(found[row]) & set(rows[row])
+    expected, _ = top_k(users, items, 10, item_biases=biases, exclude=exclude)
+    assert recall(found, expected) > 0.95
+
+
 def test_candidates_are_answered_exactly(vectors):
     users, items, biases = vectors
     index = ApproximateIndex(items, biases, threads=1)
