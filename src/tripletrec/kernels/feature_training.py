@@ -66,13 +66,7 @@ import numpy as np
 
 from ..sampling import NEGATIVE_SAMPLERS
 from .random_draws import draw_negative, random_below, xorshift64star
-from .threads import run_in_ranges
-from .training import (
-    _FAMILY_NAMES,
-    _LOSS_FAMILIES,
-    _POINTWISE,
-    _WARP_FAMILY,
-    _WARP_KOS_FAMILY,
+from .steps import (
     ADAGRAD,
     ADAM,
     ADAM_BETA1,
@@ -82,6 +76,14 @@ from .training import (
     ROWWISE_ADAGRAD,
     SGD,
     dot,
+)
+from .threads import run_in_ranges
+from .training import (
+    _FAMILY_NAMES,
+    _LOSS_FAMILIES,
+    _POINTWISE,
+    _WARP_FAMILY,
+    _WARP_KOS_FAMILY,
     kth_best,
     lay_out_chunk,
     pair_loss_and_gradient,

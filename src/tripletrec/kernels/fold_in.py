@@ -21,7 +21,7 @@ the step of :func:`pair_step` (``bpr``, ``sigmoid``, ``hinge``, and ``warp``
 / ``warp-kos`` once a violating negative is found) or :func:`point_step`
 (``logistic``). The optimizers follow :mod:`tripletrec.kernels.training`
 (``sgd``, ``adagrad`` and ``rowwise-adagrad`` with their accumulators
-starting at :data:`~tripletrec.kernels.training.ADAGRAD_INITIAL_ACCUMULATOR`,
+starting at :data:`~tripletrec.kernels.steps.ADAGRAD_INITIAL_ACCUMULATOR`,
 lazy ``adam``), restricted to the user row, with the optimizer state started
 afresh for every folded-in user.
 
@@ -53,19 +53,10 @@ import numpy as np
 
 from ..losses import HINGE, LOGISTIC, WARP, WARP_KOS
 from ..sampling import UNSEEN
+from .loss_terms import kth_best, pair_loss_and_gradient, point_loss_and_gradient
 from .random_draws import contains_sorted, random_below
+from .steps import ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, OPTIMIZER_CODES, dot
 from .threads import run_in_ranges
-from .training import (
-    ADAGRAD_INITIAL_ACCUMULATOR,
-    ADAM_BETA1,
-    ADAM_BETA2,
-    ADAM_EPSILON,
-    OPTIMIZER_CODES,
-    dot,
-    kth_best,
-    pair_loss_and_gradient,
-    point_loss_and_gradient,
-)
 
 __all__ = [
     "FoldInScratch",
@@ -175,7 +166,7 @@ seed : uint64
 loss, sampler, optimizer : int
     Codes of :data:`tripletrec.losses.LOSS_CODES`,
     :data:`tripletrec.sampling.SAMPLER_CODES` (``uniform`` or ``unseen``) and
-    :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
+    :data:`tripletrec.kernels.steps.OPTIMIZER_CODES`.
 n_negatives : int
     Negatives per positive for ``bpr``, ``sigmoid``, ``hinge`` and ``logistic``.
 max_sampled : int
@@ -210,7 +201,7 @@ StepRule.__doc__ = """How a step moves the user row.
 Fields
 ------
 optimizer : int
-    Code of :data:`tripletrec.kernels.training.OPTIMIZER_CODES`.
+    Code of :data:`tripletrec.kernels.steps.OPTIMIZER_CODES`.
 learning_rate, l2 : float32
 """
 

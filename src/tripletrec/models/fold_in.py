@@ -16,7 +16,7 @@ from .._parallel import kernel_threads
 from .._validation import check_integer, check_memory, check_real
 from ..data.interactions import IdMap, Interactions
 from ..kernels import fold_in as fold_in_kernels
-from ..kernels.training import OPTIMIZER_CODES
+from ..kernels.steps import OPTIMIZER_CODES
 from ..losses import LOSS_CODES
 from ..sampling import SAMPLER_CODES, UNSEEN_MAX_DRAWS
 from ..serving.exact import check_threads

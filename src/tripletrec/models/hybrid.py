@@ -22,7 +22,7 @@ from .._validation import check_memory
 from ..data.dataset import Features
 from ..data.id_map import IdMap, id_array
 from ..data.interactions import Interactions
-from ..kernels import feature_training, training
+from ..kernels import feature_training, steps, training
 from .feature_matrices import FeatureInput, feature_input, model_matrix, new_rows, rows_for_ids
 
 __all__ = ["FeatureSupport"]
@@ -341,7 +341,7 @@ class FeatureSupport:
         state = getattr(self, "_optimizer_state", None)
         if state is None or added_rows == 0:
             return
-        start = np.float32(training.ADAGRAD_INITIAL_ACCUMULATOR)
+        start = np.float32(steps.ADAGRAD_INITIAL_ACCUMULATOR)
         names = [f"{side}_moment1", f"{side}_moment2", f"{side}_steps"]
         if side == "item":
             names += ["bias_moment1", "bias_moment2"]

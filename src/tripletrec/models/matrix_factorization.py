@@ -13,7 +13,7 @@ import numpy as np
 from .._parallel import kernel_threads
 from .._validation import Flag, Integer, Options, Real, Satisfies, check_integer, check_memory
 from ..data.interactions import Interactions
-from ..kernels import training
+from ..kernels import steps, training
 from ..losses import LOSSES, loss_code
 from ..sampling import (
     NEGATIVE_SAMPLERS,
@@ -308,7 +308,7 @@ class MatrixFactorization(FeatureSupport, BaseModel):
         "loss": (Options(LOSSES),),
         "negatives": (Options(NEGATIVE_SAMPLERS),),
         "n_negatives": (Integer(1),),
-        "optimizer": (Options(training.OPTIMIZERS),),
+        "optimizer": (Options(steps.OPTIMIZERS),),
         "learning_rate": (Real(0.0, low_open=True),),
         "l2": (Real(0.0),),
         "bias_l2": (Real(0.0),),
@@ -345,7 +345,7 @@ class MatrixFactorization(FeatureSupport, BaseModel):
             **{name: value for name, value in params.items() if name not in ("loss", "negatives", "optimizer")},
             loss=loss_code(params["loss"]),
             sampler=sampler_code(params["negatives"]),
-            optimizer=training.OPTIMIZER_CODES[params["optimizer"]],
+            optimizer=steps.OPTIMIZER_CODES[params["optimizer"]],
             optimizer_name=params["optimizer"],
             # More chunks than cores buys nothing and each costs scratch memory and a
             # generator: a larger count is capped at the cores numba may use.
@@ -549,14 +549,14 @@ class MatrixFactorization(FeatureSupport, BaseModel):
             "user_steps": np.zeros(0, dtype=np.int64),
             "item_steps": np.zeros(0, dtype=np.int64),
         }
-        if settings.optimizer in (training.ADAGRAD, training.ROWWISE_ADAGRAD):
-            start = np.float32(training.ADAGRAD_INITIAL_ACCUMULATOR)
+        if settings.optimizer in (steps.ADAGRAD, steps.ROWWISE_ADAGRAD):
+            start = np.float32(steps.ADAGRAD_INITIAL_ACCUMULATOR)
             # Row-wise Adagrad keeps one sum per row: the mean over the row's coordinates.
-            width = dim if settings.optimizer == training.ADAGRAD else 1
+            width = dim if settings.optimizer == steps.ADAGRAD else 1
             state["user_moment2"] = np.full((n_users, width), start, dtype=np.float32)
             state["item_moment2"] = np.full((n_items, width), start, dtype=np.float32)
             state["bias_moment2"] = np.full(n_items, start, dtype=np.float32)
-        elif settings.optimizer == training.ADAM:
+        elif settings.optimizer == steps.ADAM:
             for name, rows in (("user", n_users), ("item", n_items)):
                 state[f"{name}_moment1"] = empty(rows, dim)
                 state[f"{name}_moment2"] = empty(rows, dim)
