@@ -68,13 +68,16 @@ def start_server(path: Path, args: argparse.Namespace) -> tuple[subprocess.Popen
     command = [sys.executable, "-m", "tripletrec.cli", "serve", str(path), "--host", "127.0.0.1", "--port", "0"]
     command += ["--batch-wait-ms", str(args.batch_wait_ms), "--batch-size", str(args.batch_size)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    line = process.stderr.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"the server did not start: {line}{process.stderr.read()}")
-    print(line.strip())
-    return process, match.group(1)
+    # Notices (e.g. a first compile of the data kernels) may come before the "serving ... on" line.
+    lines = []
+    for line in iter(process.stderr.readline, ""):
+        lines.append(line)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if match:
+            print("".join(lines).strip())
+            return process, match.group(1)
+    process.kill()
+    raise SystemExit(f"the server did not start: {''.join(lines)}")
 
 
 async def _request(reader, writer, target: str) -> tuple[int, bytes]:
