@@ -338,7 +338,7 @@ class IdMap:
             key = np.int64(external_id)
         else:  # another kind, bools, numpy scalars, uint64 maps: the general rules
             return int(self.to_index([external_id], missing="ignore")[0])
-        position = int(np.searchsorted(self._sorted, key))
+        position = int(self._sorted.searchsorted(key))
         if position < len(self._sorted) and self._sorted[position] == key:
             return int(self._order[position])
         return -1

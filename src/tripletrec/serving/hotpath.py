@@ -2,8 +2,9 @@
 
 Under load, FastAPI's own work per request (its middleware layers, routing,
 dependency solving and parameter validation) cost more CPU than ranking the
-request did. :class:`UserRecommendations`, an ASGI middleware, answers the
-plain form of that request itself: a path id, query parameters among ``k``,
+request did. :class:`UserRecommendations`, an ASGI layer in front of the
+whole application (FastAPI's own middleware included), answers the plain
+form of that request itself: a path id, query parameters among ``k``,
 ``exclude_seen`` and ``unknown`` spelled plainly (``k=10``,
 ``exclude_seen=false``, ``unknown=popular``: no percent-encoding, no repeats),
 and the right ``X-API-Key`` when the server has one. It computes the body
@@ -82,7 +83,7 @@ def plain_parameters(query: bytes) -> dict[str, Any] | None:
 
 
 class UserRecommendations:
-    """ASGI middleware answering plain ``GET /v1/users/{id}/recommendations`` requests itself.
+    """ASGI layer answering plain ``GET /v1/users/{id}/recommendations`` requests itself.
 
     Parameters
     ----------
@@ -122,4 +123,5 @@ class UserRecommendations:
             response = JSONBytes(await self.api.user_answer(items=None, **arguments))
         except HTTPException as error:  # as the application's handler answers it
             response = error_response(error.status_code, str(error.detail), error.headers)
+        # Other exceptions go up to uvicorn, which answers 500 and logs them, as FastAPI's error layer would.
         await response(scope, receive, send)
