@@ -1,19 +1,19 @@
 """A lean path for the hot request, ``GET /v1/users/{id}/recommendations``.
 
-Under load, FastAPI's own work per request (its middleware layers, routing,
-dependency solving and parameter validation) cost more CPU than ranking the
-request did. :class:`UserRecommendations`, an ASGI layer in front of the
-whole application (FastAPI's own middleware included), answers the plain
-form of that request itself: a path id, query parameters among ``k``,
-``exclude_seen`` and ``unknown`` spelled plainly (``k=10``,
-``exclude_seen=false``, ``unknown=popular``: no percent-encoding, no repeats),
-and the right ``X-API-Key`` when the server has one. It computes the body
-with the route's own code (:meth:`tripletrec.serving.app._Api.user_answer`),
-so answers and the errors that code raises (404 for an unknown user, 422 for
-a ``k`` above ``--max-k``) are the route's, byte for byte.
+Under load, FastAPI's own work per request (its telemetry check, middleware
+layers, routing, dependency solving and parameter validation) cost more CPU
+than ranking the request did. :class:`UserRecommendations`, an ASGI layer in
+front of the whole FastAPI application, answers the plain form of that
+request itself: a path id, query parameters among ``k``, ``exclude_seen``
+and ``unknown`` spelled plainly (``k=10``, ``exclude_seen=false``,
+``unknown=popular``: no percent-encoding, no repeats), and the right
+``X-API-Key`` when the server has one. It computes the body with the route's
+own code (:meth:`tripletrec.serving.app._Api.user_answer`), so answers and
+the errors that code raises (404 for an unknown user, 422 for a ``k`` above
+``--max-k``) are the route's, byte for byte.
 
 Every other request goes to the FastAPI application unchanged, and so does
-any form of this one the middleware does not recognise (another parameter,
+any form of this one the lean path does not recognise (another parameter,
 ``k=0`` or ``k=ten``, ``exclude_seen=1``, a missing or wrong key): FastAPI's
 validation gives those their answers (422 with the reason, 401), as before.
 """
