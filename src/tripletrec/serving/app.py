@@ -173,7 +173,7 @@ class _Application(FastAPI):
         super().__init__(**options)
         self.state.api = api
         # In front of all of FastAPI (its telemetry check, error pages and body size limit cost
-        # about a sixth of the event loop's time per request); what it does not answer goes through it all.
+        # about 8% of the event loop's time per request); what it does not answer goes through it all.
         self._lean = UserRecommendations(super().__call__, api)
 
     async def __call__(self, scope, receive, send) -> None:

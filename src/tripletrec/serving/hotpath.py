@@ -1,8 +1,8 @@
 """A lean path for the hot request, ``GET /v1/users/{id}/recommendations``.
 
 Under load, FastAPI's own work per request (its telemetry check, middleware
-layers, routing, dependency solving and parameter validation) cost more CPU
-than ranking the request did. :class:`UserRecommendations`, an ASGI layer in
+layers, routing, dependency solving and parameter validation) cost about as
+much CPU as ranking the request did. :class:`UserRecommendations`, an ASGI layer in
 front of the whole FastAPI application, answers the plain form of that
 request itself: a path id, query parameters among ``k``, ``exclude_seen``
 and ``unknown`` spelled plainly (``k=10``, ``exclude_seen=false``,
