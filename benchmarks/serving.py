@@ -15,15 +15,16 @@ latency percentiles (p50/p95/p99, ms), errors, and the server's
 micro-batching counts. Target of the issue: >= 1,000 requests/s with
 p99 <= 20 ms and no error on 2 cores.
 
-Measured on 2 quiet cores (AMD EPYC, 1-minute load average below 1.0 before
-the run), defaults: 1,435 requests/s, latency p50 22 ms, p95 28 ms, p99
-32 ms, no error, mean micro-batch 16 (before the lean request path, the
-one-thread selection, gc.freeze and the shorter GIL switch interval: 957
-requests/s, p99 130 ms). The throughput part is met; p99 is not: with 32
-closed-loop clients the mean latency is 32 / throughput, so p99 <= 20 ms
-needs well over 1,600 requests/s. Most of a micro-batch's time is the BLAS
-product of 16 users by 50,000 items, which runs 2-3 times slower than alone
-while the event loop and this client keep the other core busy.
+Measured on 2 quiet cores (AMD EPYC, 1-minute load average below about 1.1
+before each run), defaults, runs spread by the shared host: 1,160-1,440
+requests/s, latency p50 22-27 ms, p95 28-36 ms, p99 32-41 ms, no error, mean
+micro-batch 16. The code before the lean request path, the one-thread
+selection, gc.freeze and the shorter GIL switch interval, run alternately
+with it: 542-585 requests/s, p99 213-288 ms. The throughput part is met; p99
+is not: with 32 closed-loop clients the mean latency is 32 / throughput, so
+p99 <= 20 ms needs well over 1,600 requests/s. Most of a micro-batch's time
+is the BLAS product of 16 users by 50,000 items, which runs 2-3 times slower
+than alone while the event loop and this client keep the other core busy.
 
 Usage::
 
