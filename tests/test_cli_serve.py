@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -47,6 +48,28 @@ def test_missing_model_and_missing_extra(tmp_path, capsys, monkeypatch, model_fi
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import fails as if not installed
     assert main(["serve", str(model_file)]) == 2
     assert "pip install 'tripletrec[serve]'" in capsys.readouterr().err
+
+
+def test_serve_freezes_what_is_loaded_and_shortens_the_switch_interval(model_file, monkeypatch):
+    pytest.importorskip("fastapi", reason="the server needs fastapi (pip install 'tripletrec[serve]')")
+    uvicorn = pytest.importorskip("uvicorn", reason="the server needs uvicorn (pip install 'tripletrec[serve]')")
+    seen = []
+
+    def run(server, sockets):
+        seen.append((gc.get_freeze_count(), sys.getswitchinterval()))
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    interval = sys.getswitchinterval()
+    try:
+        assert main(["serve", str(model_file), "--port", "0"]) == 0
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(interval)
+    # Full collections skip the libraries and the model (they paused requests for up to 150 ms),
+    # and the batcher's thread gets the GIL back sooner than Python's default 5 ms.
+    ((frozen, switch),) = seen
+    assert frozen > 10_000 and switch < 0.001
 
 
 def test_serve_runs_until_terminated(model_file):

@@ -127,6 +127,22 @@ def test_id_map_follows_the_id_rules(ids):
 
 
 @SETTINGS
+@given(
+    id_lists,
+    st.lists(
+        st.one_of(integer_ids, string_ids, too_big_integers, odd_ids, st.sampled_from(["a\x00", "\x00", ""])),
+        max_size=6,
+    ),
+)
+def test_index_of_one_id_agrees_with_to_index(ids, asked):
+    if id_rule(ids) is None or len(set(ids)) != len(ids):
+        return
+    id_map = IdMap(ids)
+    for value in [*ids, *asked]:
+        assert id_map.index_of(value) == int(id_map.to_index([value], missing="ignore")[0]), value
+
+
+@SETTINGS
 @given(st.lists(st.integers(0, UINT64_MAX), min_size=1, max_size=8, unique=True))
 def test_uint64_arrays_keep_every_id_exactly(ids):
     id_map = IdMap(np.array(ids, dtype=np.uint64))

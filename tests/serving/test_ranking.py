@@ -96,3 +96,21 @@ def test_approximate_rows_match_exact_and_do_not_depend_on_the_batch():
         assert not set(batch[row][0]) & set(exclusions[row])
         hits += len(set(batch[row][0]) & set(expected))
     assert hits / sum(ks) > 0.95
+
+
+@pytest.mark.parametrize("where", ["factors", "biases"])
+def test_item_table_checked_once_when_finite_and_at_each_call_when_not(where):
+    table = _table(n_items=8000, dim=8)
+    assert table.finite
+    vectors = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
+    # 3 x 8,000 scores: past the numpy selection, the compiled kernel without the per-call check.
+    expected = [_reference(vector, table, 5) for vector in vectors]
+    for (ids, scores), (want_ids, want_scores) in zip(rank_rows(vectors, table, [5] * 3, [None] * 3), expected):
+        assert ids.tolist() == want_ids.tolist()
+        np.testing.assert_array_equal(scores, want_scores)
+    factors, biases = table.factors.copy(), table.biases.copy()
+    (factors if where == "factors" else biases)[7] = np.nan
+    broken = ItemTable.of(_Model(factors, biases))
+    assert not broken.finite
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rank_rows(vectors, broken, [5] * 3, [None] * 3)

@@ -317,6 +317,32 @@ class IdMap:
             )
         return indices[0] if scalar else indices
 
+    def index_of(self, external_id: Any) -> int:
+        """Dense index of one external id, -1 when it is not in the map.
+
+        The answer of ``to_index([external_id], missing="ignore")[0]``
+        without building arrays: a server looks up one user per request.
+
+        Parameters
+        ----------
+        external_id : int or str
+
+        Returns
+        -------
+        int
+        """
+        kind = self._ids.dtype.kind
+        if kind == "U" and type(external_id) is str:
+            key = np.array(external_id)  # stored as the map stores strings (numpy drops trailing NULs)
+        elif kind == "i" and type(external_id) is int and -_INT64_MAX - 1 <= external_id <= _INT64_MAX:
+            key = np.int64(external_id)
+        else:  # another kind, bools, numpy scalars, uint64 maps: the general rules
+            return int(self.to_index([external_id], missing="ignore")[0])
+        position = int(self._sorted.searchsorted(key))
+        if position < len(self._sorted) and self._sorted[position] == key:
+            return int(self._order[position])
+        return -1
+
     def _vector_lookup(self, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
         if len(keys) == 0 or len(self._ids) == 0:
             return np.full(len(keys), -1, dtype=np.int64)

@@ -51,6 +51,9 @@ def lookup(values: Sequence[Any], id_map) -> tuple[np.ndarray, list]:
     """Dense indices of external ids (-1 for unknown ones) and the unknown values."""
     ids = id_map.ids
     parsed = [parse_id(value, ids) for value in values]
+    if len(values) == 1:  # every single-user request: a scalar search, a fraction of the array path's cost
+        index = -1 if parsed[0] is None else _one(id_map, parsed[0])
+        return np.array([index], dtype=np.int64), [] if index >= 0 else list(values)
     indices = np.full(len(values), -1, dtype=np.int64)
     known = [position for position, value in enumerate(parsed) if value is not None]
     if known:
@@ -64,7 +67,7 @@ def lookup(values: Sequence[Any], id_map) -> tuple[np.ndarray, list]:
 
 def _one(id_map, value: Any) -> int:
     try:
-        return int(id_map.to_index([value], missing="ignore")[0])
+        return id_map.index_of(value)
     except (ValueError, OverflowError, TypeError):
         return -1
 

@@ -82,14 +82,15 @@ def default_block_size(n_columns: int) -> int:
     return max(16, DEFAULT_TILE_BYTES // (4 * columns_per_tile))
 
 
-def _as_float32_matrix(values: Any, name: str) -> np.ndarray:
+def _as_float32_matrix(values: Any, name: str, check_finite: bool = True) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-dimensional (rows, dim), got shape {array.shape}")
     if array.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float32)
-    _check_finite(array, name)
+    if check_finite:
+        _check_finite(array, name)
     return array
 
 
@@ -283,6 +284,7 @@ def top_k(
     block_size: int | None = None,
     threads: int | None = None,
     selection: str = "auto",
+    check_items: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k highest-scoring items for each query row, best first.
 
@@ -322,6 +324,10 @@ def top_k(
         ``"auto"``: the size rule of the Notes; ``"compiled"``: always the
         compiled kernel (a server whose kernels are warm: faster from a
         few thousand scores on). Same answer either way.
+    check_items : bool
+        Check ``item_vectors`` and ``item_biases`` for NaN and infinity, a
+        pass over every item at each call. A caller that checked them once
+        (the server, per loaded model) passes False.
 
     Returns
     -------
@@ -363,7 +369,7 @@ def top_k(
     if selection not in ("auto", "compiled"):
         raise ValueError(f"selection must be 'auto' or 'compiled', got {selection!r}")
     user_vectors = _as_float32_matrix(user_vectors, "user_vectors")
-    item_vectors = _as_float32_matrix(item_vectors, "item_vectors")
+    item_vectors = _as_float32_matrix(item_vectors, "item_vectors", check_items)
     n_query, dim = user_vectors.shape
     n_items = item_vectors.shape[0]
     if item_vectors.shape[1] != dim:
@@ -377,7 +383,8 @@ def top_k(
         if biases.dtype.kind not in "fiub":
             raise ValueError(f"item_biases must be numeric, got dtype {biases.dtype}")
         biases = np.ascontiguousarray(biases, dtype=np.float32)
-        _check_finite(biases.reshape(-1, 1), "item_biases")
+        if check_items:
+            _check_finite(biases.reshape(-1, 1), "item_biases")
 
     candidate_items = _candidate_columns(candidates, n_items)
     if candidate_items is None:
