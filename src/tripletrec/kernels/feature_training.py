@@ -65,6 +65,11 @@ import numba
 import numpy as np
 
 from ..sampling import NEGATIVE_SAMPLERS
+from .jit_options import INTERNAL as _INTERNAL
+from .jit_options import KERNEL_OPTIONS as _OPTIONS
+from .jit_options import NO_WRAPPER as _NO_WRAPPER
+from .jit_options import ONE32 as _ONE32
+from .jit_options import ZERO32 as _ZERO32
 from .random_draws import draw_negative, random_below, xorshift64star
 from .steps import (
     ADAGRAD,
@@ -93,12 +98,6 @@ from .variants import compile_variant
 
 __all__ = ["FeatureData", "FeatureRows", "FeatureScratch", "VECTORS_PER_CHUNK", "train_feature_epoch"]
 
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
-_OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
-_NO_WRAPPER = {"no_cpython_wrapper": True}
-_INTERNAL = {**_OPTIONS, **_NO_WRAPPER}
-_ZERO32 = np.float32(0.0)
-_ONE32 = np.float32(1.0)
 
 #: Work vectors of length ``dim`` each chunk keeps: the user's, the
 #: positive's and the negative's representations and the user's gradient direction.

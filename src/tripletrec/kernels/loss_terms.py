@@ -27,6 +27,9 @@ import numba
 import numpy as np
 
 from ..losses import BPR, SIGMOID
+from .jit_options import KERNEL_OPTIONS as _OPTIONS
+from .jit_options import ONE32 as _ONE32
+from .jit_options import ZERO32 as _ZERO32
 
 __all__ = [
     "LOG_PRODUCT_LIMIT",
@@ -37,11 +40,6 @@ __all__ = [
     "point_loss_and_gradient",
 ]
 
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
-_OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
-
-_ZERO32 = np.float32(0.0)
-_ONE32 = np.float32(1.0)
 
 #: :func:`accumulate_log1p` folds its running product into the sum of logs
 #: once it passes this. Every factor is at most 2, so the product stays far

@@ -19,6 +19,8 @@ import numba
 import numpy as np
 
 from ..sampling import POPULARITY, UNSEEN
+from .jit_options import INTERNAL as _INTERNAL
+from .jit_options import KERNEL_OPTIONS as _OPTIONS
 
 __all__ = [
     "build_alias_table",
@@ -30,10 +32,6 @@ __all__ = [
     "xorshift64star",
 ]
 
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
-_OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
-# Functions only other kernels call need no Python entry point.
-_INTERNAL = {**_OPTIONS, "no_cpython_wrapper": True}
 
 _XORSHIFT_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
 _SHIFT_12 = np.uint64(12)

@@ -47,6 +47,10 @@ import math
 import numba
 import numpy as np
 
+from .jit_options import INTERNAL as _INTERNAL
+from .jit_options import KERNEL_OPTIONS as _OPTIONS
+from .jit_options import ONE32 as _ONE32
+from .jit_options import ZERO32 as _ZERO32
 from .prefetch import prefetch, prefetch_write
 
 __all__ = [
@@ -75,19 +79,6 @@ ADAGRAD_INITIAL_ACCUMULATOR = 0.1
 ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPSILON = 1e-8
-
-# No "nnan"/"ninf": the Python layer must still see a NaN when training
-# diverges. Reassociation lets LLVM vectorise the dot products.
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
-_OPTIONS = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "_nrt": False}
-# Functions only other kernels call need no Python entry point: numba skips
-# building and compiling its wrapper, which was a fifth of a first fit's
-# compile time.
-_NO_WRAPPER = {"no_cpython_wrapper": True}
-_INTERNAL = {**_OPTIONS, **_NO_WRAPPER}
-
-_ZERO32 = np.float32(0.0)
-_ONE32 = np.float32(1.0)
 
 
 # The optimizer of a compiled copy of the step templates (see the module docstring).

@@ -47,6 +47,11 @@ import numpy as np
 from ..losses import LOGISTIC, LOSSES, WARP, WARP_KOS
 from ..sampling import NEGATIVE_SAMPLERS
 from . import steps
+from .jit_options import INTERNAL as _INTERNAL
+from .jit_options import KERNEL_OPTIONS as _OPTIONS
+from .jit_options import NO_WRAPPER as _NO_WRAPPER
+from .jit_options import ONE32 as _ONE32
+from .jit_options import ZERO32 as _ZERO32
 from .loss_terms import (
     accumulate_log1p,
     kth_best,
@@ -64,11 +69,6 @@ from .random_draws import (
     xorshift64star,
 )
 from .steps import (
-    _INTERNAL,
-    _NO_WRAPPER,
-    _ONE32,
-    _OPTIONS,
-    _ZERO32,
     ADAGRAD_INITIAL_ACCUMULATOR,
     ADAM,
     ADAM_BETA1,
